@@ -1,0 +1,55 @@
+"""The ``memreward`` command line.
+
+Usage::
+
+    memreward convert --from gsm8k_model_solutions IN.jsonl.gz --out rollouts.jsonl
+    memreward label ROLLOUTS.jsonl --out LABELLED.jsonl
+    memreward eval ROLLOUTS.jsonl --label-ratio 0.2 --seed 0 --out report.json
+
+Each subcommand lives next to the stage it drives, in a module exposing
+``add_parser(subparsers)``; the parser's ``func(args) -> int`` runs it. Only the CLI prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+__all__ = ["main", "build_parser"]
+
+# Modules contributing subcommands, in the order they appear in ``--help``.
+SUBCOMMAND_MODULES = (
+    "memreward_verl.convert.cli",
+    "memreward_verl.verify.cli",
+    "memreward_verl.evaluate_cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="memreward", description=__doc__.split("\n\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in SUBCOMMAND_MODULES:
+        importlib.import_module(name).add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        print(f"memreward {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

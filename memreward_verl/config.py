@@ -1,0 +1,178 @@
+"""Typed configuration, one dataclass per stage, nested in :class:`MemRewardConfig`.
+
+Every field has a default and a reason. Values are checked in ``__post_init__`` so a bad value fails
+where it is set, naming the field. The same tree is saved with every artifact (``to_dict``) and
+rebuilt from it (``from_dict``), so a checkpoint always reproduces the exact model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "TextConfig",
+    "EmbedConfig",
+    "MemoryConfig",
+    "GraphConfig",
+    "GNNConfig",
+    "FitConfig",
+    "MemRewardConfig",
+]
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ValueError(msg)
+
+
+@dataclass
+class TextConfig:
+    """How node text is made from a question and a response (warm-up and online alike)."""
+
+    # Final-answer markers tried in order; the LAST occurrence of the first marker found splits the
+    # response into thinking (before) and answer (from the marker on).
+    markers: tuple[str, ...] = ("</think>", "####", "\\boxed", "the answer is", "answer:", "```")
+    # Without a marker, the last `fallback_answer_chars` characters (cut at a line start when
+    # possible) are the answer: final answers sit at the end of a response.
+    fallback_answer_chars: int = 200
+    # Character caps applied after the split; MiniLM reads 256 tokens (~1000 chars) anyway.
+    max_query_chars: int = 1500
+    max_think_chars: int = 1500
+    max_answer_chars: int = 500
+
+    def __post_init__(self) -> None:
+        self.markers = tuple(self.markers)
+        for name in ("fallback_answer_chars", "max_query_chars", "max_think_chars", "max_answer_chars"):
+            _check(getattr(self, name) > 0, f"TextConfig.{name} must be > 0 (got {getattr(self, name)})")
+
+
+@dataclass
+class EmbedConfig:
+    """Sentence embedder settings."""
+
+    # Stored with every memory: loading a memory with another model is an error.
+    model_name: str = "sentence-transformers/all-MiniLM-L6-v2"
+    batch_size: int = 64
+    max_seq_length: int = 256
+    device: str = "cpu"
+    # Try the hub only when asked; the packaged weights work offline.
+    allow_download: bool = False
+
+    def __post_init__(self) -> None:
+        _check(self.batch_size > 0, f"EmbedConfig.batch_size must be > 0 (got {self.batch_size})")
+        _check(self.max_seq_length > 0, f"EmbedConfig.max_seq_length must be > 0 (got {self.max_seq_length})")
+
+
+@dataclass
+class MemoryConfig:
+    """Experience memory and its query index."""
+
+    # Above this many queries the faiss index becomes approximate (IVF); exact below it.
+    approx_index_threshold: int = 50_000
+    ivf_nlist: int = 1024
+    ivf_nprobe: int = 32
+
+    def __post_init__(self) -> None:
+        _check(self.approx_index_threshold > 0, "MemoryConfig.approx_index_threshold must be > 0")
+
+
+@dataclass
+class GraphConfig:
+    """Which edges the memory graph has."""
+
+    # Query-query cosine kNN edges, made in BOTH directions so labels flow to unlabelled queries.
+    query_knn: int = 7
+    # Link rollouts of one query that reach the same normalised answer (every domain).
+    answer_agreement: bool = True
+    # Cap on agreement neighbours per answer node, to bound edges in large groups.
+    max_agreement_edges: int = 16
+    # Unparsable answers agree when their answer embeddings are this similar (code, free text).
+    agreement_cosine: float = 0.95
+    # Direction of query-query edges. "both" propagates; "to_memory" mimics the reference code
+    # (new -> labelled only), kept as a baseline that shows what propagation is worth.
+    query_edges: str = "both"
+
+    def __post_init__(self) -> None:
+        _check(self.query_knn >= 0, f"GraphConfig.query_knn must be >= 0 (got {self.query_knn})")
+        _check(
+            self.query_edges in ("both", "to_memory"),
+            f"GraphConfig.query_edges must be 'both' or 'to_memory' (got {self.query_edges!r})",
+        )
+        _check(0.0 < self.agreement_cosine <= 1.0, "GraphConfig.agreement_cosine must be in (0, 1]")
+
+
+@dataclass
+class GNNConfig:
+    """The heterogeneous GNN (see gnn.py)."""
+
+    hidden: int = 64
+    heads: int = 2
+    num_layers: int = 2
+    dropout: float = 0.2
+    # Labels of other labelled queries are node inputs (masked per query in training).
+    label_inputs: bool = True
+    # Residual on a calibrated answer-agreement logit, so the model starts from the vote.
+    vote_anchor: bool = True
+
+    def __post_init__(self) -> None:
+        _check(self.hidden > 0 and self.heads > 0, "GNNConfig.hidden and heads must be > 0")
+        _check(self.num_layers in (1, 2, 3), f"GNNConfig.num_layers must be 1, 2 or 3 (got {self.num_layers})")
+        _check(0.0 <= self.dropout < 1.0, f"GNNConfig.dropout must be in [0, 1) (got {self.dropout})")
+
+
+@dataclass
+class FitConfig:
+    """Warm-up training."""
+
+    epochs: int = 150
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    # Early stopping on validation AUC; the BEST weights are restored.
+    patience: int = 25
+    # Share of labelled queries held out for validation (model selection, early stopping).
+    val_fraction: float = 0.25
+    # Share of training queries whose labels are hidden (and predicted) at each step.
+    target_fraction: float = 0.5
+    seeds: tuple[int, ...] = (0, 1, 2)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.seeds = tuple(int(s) for s in self.seeds)
+        _check(self.epochs > 0, f"FitConfig.epochs must be > 0 (got {self.epochs})")
+        _check(0.0 < self.val_fraction < 1.0, f"FitConfig.val_fraction must be in (0, 1) (got {self.val_fraction})")
+        _check(0.0 < self.target_fraction <= 1.0, "FitConfig.target_fraction must be in (0, 1]")
+        _check(len(self.seeds) > 0, "FitConfig.seeds must not be empty")
+
+
+@dataclass
+class MemRewardConfig:
+    """Root configuration; saved with every artifact."""
+
+    text: TextConfig = field(default_factory=TextConfig)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
+    graph: GraphConfig = field(default_factory=GraphConfig)
+    gnn: GNNConfig = field(default_factory=GNNConfig)
+    fit: FitConfig = field(default_factory=FitConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MemRewardConfig:
+        """Rebuild from ``to_dict`` output; unknown keys are an error naming them."""
+        kwargs = {}
+        for f in dataclasses.fields(cls):
+            sub = data.get(f.name, {})
+            sub_cls = f.default_factory  # type: ignore[misc]
+            valid = {g.name for g in dataclasses.fields(sub_cls)}
+            unknown = set(sub) - valid
+            if unknown:
+                raise ValueError(f"unknown key(s) {sorted(unknown)} in config section {f.name!r}; valid: {sorted(valid)}")
+            kwargs[f.name] = sub_cls(**sub)
+        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown config section(s) {sorted(unknown)}")
+        return cls(**kwargs)

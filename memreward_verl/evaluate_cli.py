@@ -1,0 +1,85 @@
+"""``memreward eval``: offline evaluation of reward predictors on a rollout file.
+
+Usage::
+
+    memreward eval ROLLOUTS.jsonl --label-ratio 0.2 --seed 0 --out report.json
+    memreward eval ROLLOUTS.jsonl --label-ratios 0.1,0.2,0.3,0.5,0.7 --out curve.json --plots plots/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from memreward_verl.config import MemRewardConfig
+from memreward_verl.evaluate import ALL_METHODS, encode_cached, evaluate, evaluate_curve, strip_predictions
+from memreward_verl.rollouts import read_rollouts
+
+__all__ = ["add_parser", "run"]
+
+
+def _ratios(text: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--label-ratios must be comma-separated numbers (got {text!r})") from None
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="offline evaluation against baselines", description=__doc__)
+    p.add_argument("rollouts", help="rollout file (JSONL, canonical format)")
+    p.add_argument("--label-ratio", type=float, default=0.2, help="share of queries labelled (default 0.2)")
+    p.add_argument("--label-ratios", type=_ratios, default=None, help="comma-separated ratios: a curve")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--methods", default=",".join(ALL_METHODS), help=f"subset of {','.join(ALL_METHODS)}")
+    p.add_argument("--out", required=True, help="report JSON path")
+    p.add_argument("--plots", default=None, help="directory for PNG plots (default: next to --out)")
+    p.add_argument("--cache-dir", default=None, help="embedding cache directory (default: no cache)")
+    p.add_argument("--fit-seeds", default=None, help="training seeds, comma-separated (default 0,1,2)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from memreward_verl.plots import plot_calibration, plot_label_curve, plot_roc
+
+    cfg = MemRewardConfig()
+    if args.fit_seeds:
+        cfg.fit.seeds = tuple(int(s) for s in args.fit_seeds.split(","))
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    queries = read_rollouts(args.rollouts)
+    groups = encode_cached(queries, cfg, cache_dir=args.cache_dir)
+    out = Path(args.out)
+    plots = Path(args.plots) if args.plots else out.with_suffix("")
+    ratios = args.label_ratios or [args.label_ratio]
+    bar = tqdm(total=len(ratios) * len(methods), desc="eval", unit="method")
+
+    def progress(name: str) -> None:
+        bar.set_postfix_str(name)
+        bar.update(1)
+
+    if args.label_ratios:
+        curve = evaluate_curve(queries, ratios, args.seed, cfg, methods, groups, progress)
+        report = strip_predictions(curve)
+        plot_label_curve(report, plots / "label_curve.png")
+        for ratio, run_ in curve["runs"].items():
+            plot_roc(run_, plots / f"roc_{ratio}.png")
+        summary = report["runs"][str(ratios[0])]
+    else:
+        full = evaluate(queries, args.label_ratio, args.seed, cfg, methods, groups, progress=progress)
+        report = strip_predictions(full)
+        plot_roc(full, plots / "roc.png")
+        plot_calibration(full, plots / "calibration.png")
+        summary = report
+    bar.close()
+    report["rollouts_file"] = str(args.rollouts)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    print(f"{'method':<16} {'auc':>6} {'acc':>6} {'f1':>6} {'brier':>6} {'cag':>6}")
+    for name, m in summary["methods"].items():
+        vals = [m[k] for k in ("auc", "accuracy", "f1", "brier", "cag")]
+        print(f"{name:<16} " + " ".join("   nan" if v is None else f"{v:6.3f}" for v in vals))
+    print(f"report: {out}  plots: {plots}/")
+    return 0

@@ -1,0 +1,132 @@
+"""The MemReward GNN, whole, in reading order.
+
+    inputs  query:  [query emb | label known | mean label]   (label part masked per query in training)
+            think:  [thinking emb]
+            answer: [answer emb | group features]
+    encode  one Linear per node type -> hidden
+    layers  HeteroConv of one GATv2Conv per relation (schema.py), residual + ReLU + dropout
+    score   logit = anchor(group features) + MLP([h_answer | h_think | h_query])
+
+The anchor is a logistic regression on the label-free group features (answer agreement and
+friends), fitted first and frozen; the MLP's last layer starts at zero, so training starts from the
+calibrated vote and early stopping on validation AUC keeps the GNN only where it helps.
+
+The forward pass is split into ``encode`` / ``layer`` / ``score`` so online prediction can run the
+layers over a few new nodes plus cached memory states (predict.py) instead of the whole memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import HeteroData
+from torch_geometric.nn import GATv2Conv, HeteroConv, SAGEConv
+
+from memreward_verl import schema as S
+from memreward_verl.config import GNNConfig
+
+__all__ = ["MemRewardGNN"]
+
+
+class MemRewardGNN(nn.Module):
+    """Heterogeneous GNN scoring every rollout's probability of being correct.
+
+    Args:
+        emb_dim: sentence-embedding size ``d``.
+        feat_dim: number of group features ``F``.
+        cfg: architecture settings.
+        conv: ``"gatv2"`` (default) or ``"sage"`` relation convolution.
+
+    Shapes:
+        forward(data) -> ``[R]`` logits, one per rollout (answer node).
+    """
+
+    def __init__(self, emb_dim: int, feat_dim: int, cfg: GNNConfig | None = None, conv: str = "gatv2") -> None:
+        super().__init__()
+        self.cfg = cfg or GNNConfig()
+        if conv not in ("gatv2", "sage"):
+            raise ValueError(f"'conv' must be either 'gatv2' or 'sage' (got {conv!r})")
+        self.emb_dim, self.feat_dim, self.conv_kind = emb_dim, feat_dim, conv
+        h = self.cfg.hidden
+        q_in = emb_dim + (2 if self.cfg.label_inputs else 0)
+        self.encoders = nn.ModuleDict(
+            {S.QUERY: nn.Linear(q_in, h), S.THINK: nn.Linear(emb_dim, h), S.ANSWER: nn.Linear(emb_dim + feat_dim, h)}
+        )
+        self.layers = nn.ModuleList(
+            HeteroConv({et: self._make_conv(h) for et in S.EDGE_TYPES}, aggr="sum") for _ in range(self.cfg.num_layers)
+        )
+        self.dropout = nn.Dropout(self.cfg.dropout)
+        self.head = nn.Sequential(nn.Linear(3 * h, h), nn.ReLU(), nn.Dropout(self.cfg.dropout), nn.Linear(h, 1))
+        self.anchor = nn.Linear(feat_dim, 1)
+        self.reset_parameters()
+
+    def _make_conv(self, h: int) -> nn.Module:
+        if self.conv_kind == "sage":
+            return SAGEConv((h, h), h)
+        heads = self.cfg.heads
+        return GATv2Conv((h, h), h // heads, heads=heads, add_self_loops=False, dropout=self.cfg.dropout)
+
+    def reset_parameters(self) -> None:
+        for module in self.modules():
+            if module is not self and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+        # Zero residual at start: the model begins as the calibrated anchor.
+        nn.init.zeros_(self.head[-1].weight)
+        nn.init.zeros_(self.head[-1].bias)
+        nn.init.zeros_(self.anchor.weight)
+        nn.init.zeros_(self.anchor.bias)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(emb_dim={self.emb_dim}, feat_dim={self.feat_dim}, hidden={self.cfg.hidden}, "
+            f"layers={self.cfg.num_layers}, conv={self.conv_kind}, label_inputs={self.cfg.label_inputs}, "
+            f"vote_anchor={self.cfg.vote_anchor})"
+        )
+
+    # -- the three stages ----------------------------------------------------------------------
+    def encode(self, x_dict: dict[str, Tensor], feats: Tensor, label_in: Tensor | None) -> dict[str, Tensor]:
+        """Project node inputs to ``hidden``: ``{type: [N_type, hidden]}``."""
+        q = x_dict[S.QUERY]
+        if self.cfg.label_inputs:
+            label_in = label_in if label_in is not None else q.new_zeros((q.shape[0], 2))
+            q = torch.cat([q, label_in], dim=1)  # [Q, d + 2]
+        inputs = {S.QUERY: q, S.THINK: x_dict[S.THINK], S.ANSWER: torch.cat([x_dict[S.ANSWER], feats], dim=1)}
+        return {t: torch.relu(self.encoders[t](self.dropout(x))) for t, x in inputs.items()}
+
+    def layer(self, i: int, h_dict: dict[str, Tensor], edge_index_dict: dict[Any, Tensor]) -> dict[str, Tensor]:
+        """Layer ``i``: messages along every relation present; types without messages pass through."""
+        out = self.layers[i](h_dict, edge_index_dict)
+        return {t: self.dropout(h + torch.relu(out[t])) if t in out else h for t, h in h_dict.items()}
+
+    def score(self, h_dict: dict[str, Tensor], feats: Tensor, rollout_query: Tensor) -> Tensor:
+        """Rollout logits ``[R]`` from final states; rollout i is think i and answer i."""
+        z = torch.cat([h_dict[S.ANSWER], h_dict[S.THINK], h_dict[S.QUERY][rollout_query]], dim=1)  # [R, 3h]
+        logit = self.head(z).squeeze(-1)
+        if self.cfg.vote_anchor:
+            logit = logit + self.anchor(feats).squeeze(-1)
+        return logit
+
+    def forward(self, data: HeteroData, label_in: Tensor | None = None) -> Tensor:
+        """Full-graph logits ``[R]``; ``label_in`` overrides ``data['query'].label_in`` (masking)."""
+        label_in = data[S.QUERY].label_in if label_in is None else label_in
+        feats = data[S.ANSWER].feats
+        h = self.encode(data.x_dict, feats, label_in)
+        for i in range(len(self.layers)):
+            h = self.layer(i, h, data.edge_index_dict)
+        return self.score(h, feats, data[S.ANSWER].rollout_query)
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def model_args(self) -> dict[str, Any]:
+        return {"emb_dim": self.emb_dim, "feat_dim": self.feat_dim, "cfg": asdict(self.cfg), "conv": self.conv_kind}
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict[str, Any]) -> MemRewardGNN:
+        """Rebuild the exact model from ``{"model_args": ..., "state_dict": ...}``."""
+        args = dict(ckpt["model_args"])
+        model = cls(args["emb_dim"], args["feat_dim"], GNNConfig(**args["cfg"]), conv=args["conv"])
+        model.load_state_dict(ckpt["state_dict"])
+        model.eval()
+        return model

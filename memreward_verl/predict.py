@@ -1,0 +1,95 @@
+"""Score new groups against a frozen memory in O(new groups), not O(memory).
+
+A new group (a query + its n rollouts) is attached to the memory by query kNN, with edges from
+memory queries INTO the new query only. Memory states therefore do not depend on new nodes, so
+the per-layer query states of the whole memory are computed once (``refresh``) and cached; each
+call runs the GNN layers over the new nodes plus the cached states of their k neighbours. The
+result is exactly what a full forward pass over memory + new groups (wired that way) gives.
+
+Call :meth:`Predictor.refresh` after the memory's labels or contents change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from memreward_verl import schema as S
+from memreward_verl.config import MemRewardConfig
+from memreward_verl.fit import full_label_inputs
+from memreward_verl.gnn import MemRewardGNN
+from memreward_verl.graph import agreement_edges, build_graph, structural_edges
+from memreward_verl.groups import EncodedGroups
+from memreward_verl.memory import ExperienceMemory, MemoryFormatError
+
+__all__ = ["Predictor"]
+
+
+class Predictor:
+    """Online scorer: a trained model over a frozen memory.
+
+    Args:
+        model: trained :class:`MemRewardGNN` (put in eval mode).
+        memory: the experience memory it was trained on (or a grown copy).
+        cfg: configuration used to build the memory graph.
+    """
+
+    def __init__(self, model: MemRewardGNN, memory: ExperienceMemory, cfg: MemRewardConfig) -> None:
+        self.model = model.eval()
+        self.memory = memory
+        self.cfg = cfg
+        self.refresh()
+
+    @torch.no_grad()
+    def refresh(self) -> None:
+        """Recompute the cached per-layer query states of the memory (after label changes)."""
+        g = self.memory.groups
+        graph = build_graph(g, self.memory.labels, self.cfg.graph)
+        h = self.model.encode(graph.x_dict, graph[S.ANSWER].feats, full_label_inputs(self.memory))
+        states = [h[S.QUERY]]
+        for i in range(len(self.model.layers) - 1):
+            h = self.model.layer(i, h, graph.edge_index_dict)
+            states.append(h[S.QUERY])
+        self._query_states = states  # input of layer l for every memory query: [Q_mem, hidden]
+
+    @torch.no_grad()
+    def predict_groups(self, new: EncodedGroups) -> np.ndarray:
+        """Probabilities ``[R_new]`` for the rollouts of new groups.
+
+        Raises:
+            MemoryFormatError: when ``new`` was embedded with another model than the memory.
+        """
+        if new.model_id != self.memory.model_id:
+            raise MemoryFormatError(
+                f"new groups were embedded with {new.model_id!r}, the memory with {self.memory.model_id!r}"
+            )
+        if new.num_rollouts == 0:
+            return np.zeros(0)
+        k = self.cfg.graph.query_knn
+        _, nbrs = self.memory.index.search(new.query_emb, k) if k else (None, np.zeros((new.num_queries, 0), int))
+        mem_ids, local = np.unique(nbrs[nbrs >= 0], return_inverse=True)
+        m = len(mem_ids)
+        edges = {et: ei.clone() for et, ei in structural_edges(new.rollout_query).items()}
+        for et in (S.Q_THINK, S.Q_A):
+            edges[et][0] += m  # new queries sit after the m memory neighbours
+        for et in (S.THINK_Q, S.A_Q):
+            edges[et][1] += m
+        if self.cfg.graph.query_edges == "both" and m:
+            dst = np.repeat(np.arange(new.num_queries), nbrs.shape[1])[nbrs.reshape(-1) >= 0] + m
+            edges[S.Q_SIM] = torch.as_tensor(np.stack([local, dst]), dtype=torch.long)
+        if self.cfg.graph.answer_agreement:
+            edges[S.A_AGREE] = agreement_edges(new, self.cfg.graph)
+        x = {
+            S.QUERY: torch.from_numpy(np.asarray(new.query_emb, np.float32)),
+            S.THINK: torch.from_numpy(np.asarray(new.think_emb, np.float32)),
+            S.ANSWER: torch.from_numpy(np.asarray(new.answer_emb, np.float32)),
+        }
+        feats = torch.from_numpy(np.asarray(new.feats, np.float32))
+        h = self.model.encode(x, feats, None)  # new queries carry no labels
+        mem_idx = torch.as_tensor(mem_ids, dtype=torch.long)
+        for i in range(len(self.model.layers)):
+            h[S.QUERY] = torch.cat([self._query_states[i][mem_idx], h[S.QUERY][-new.num_queries :]])
+            h = self.model.layer(i, h, edges)
+        h[S.QUERY] = h[S.QUERY][-new.num_queries :]
+        rq = torch.as_tensor(new.rollout_query, dtype=torch.long)
+        return torch.sigmoid(self.model.score(h, feats, rq)).numpy().astype(np.float64)

