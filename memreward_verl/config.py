@@ -18,6 +18,7 @@ __all__ = [
     "GraphConfig",
     "GNNConfig",
     "FitConfig",
+    "RewardConfig",
     "MemRewardConfig",
 ]
 
@@ -147,6 +148,23 @@ class FitConfig:
 
 
 @dataclass
+class RewardConfig:
+    """How predicted probabilities become rewards (offline evaluation and verl alike)."""
+
+    # "expected_cag": per group, the hard rewards with the least expected advantage error under
+    # the predicted probabilities (decision.py); "threshold": p >= threshold.
+    hard_rule: str = "expected_cag"
+    threshold: float = 0.5
+
+    def __post_init__(self) -> None:
+        _check(
+            self.hard_rule in ("expected_cag", "threshold"),
+            f"RewardConfig.hard_rule must be 'expected_cag' or 'threshold' (got {self.hard_rule!r})",
+        )
+        _check(0.0 < self.threshold < 1.0, f"RewardConfig.threshold must be in (0, 1) (got {self.threshold})")
+
+
+@dataclass
 class MemRewardConfig:
     """Root configuration; saved with every artifact."""
 
@@ -156,6 +174,7 @@ class MemRewardConfig:
     graph: GraphConfig = field(default_factory=GraphConfig)
     gnn: GNNConfig = field(default_factory=GNNConfig)
     fit: FitConfig = field(default_factory=FitConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -170,7 +189,9 @@ class MemRewardConfig:
             valid = {g.name for g in dataclasses.fields(sub_cls)}
             unknown = set(sub) - valid
             if unknown:
-                raise ValueError(f"unknown key(s) {sorted(unknown)} in config section {f.name!r}; valid: {sorted(valid)}")
+                raise ValueError(
+                    f"unknown key(s) {sorted(unknown)} in config section {f.name!r}; valid: {sorted(valid)}"
+                )
             kwargs[f.name] = sub_cls(**sub)
         unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
         if unknown:

@@ -21,6 +21,7 @@ import numpy as np
 
 from memreward_verl.baselines import BASELINES
 from memreward_verl.config import MemRewardConfig
+from memreward_verl.decision import hard_rewards
 from memreward_verl.embed import Embedder, load_embedder
 from memreward_verl.fit import fit_gnn, predict_memory
 from memreward_verl.groups import EncodedGroups, encode_groups
@@ -94,7 +95,9 @@ def encode_cached(
 def _memreward(memory: ExperienceMemory, cfg: MemRewardConfig) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     result = fit_gnn(memory, cfg)
     prob = predict_memory(result.model, memory, cfg).astype(np.float64)
-    return prob, (prob >= 0.5).astype(np.int64), result.metrics
+    g = memory.groups
+    hard = hard_rewards(prob, g.rollout_query, g.cluster_ids(cfg.graph.agreement_cosine), rule=cfg.reward.hard_rule)
+    return prob, hard, result.metrics
 
 
 def _clean(value: Any) -> Any:

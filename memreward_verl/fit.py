@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from memreward_verl import schema as S
 from memreward_verl.config import MemRewardConfig
-from memreward_verl.gnn import MemRewardGNN
+from memreward_verl.gnn import NUM_NEIGHBOUR_FEATURES, MemRewardGNN
 from memreward_verl.graph import build_graph, query_label_inputs
 from memreward_verl.memory import ExperienceMemory
 
@@ -66,18 +66,59 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float:
     return float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else math.nan
 
 
-def fit_anchor(feats: np.ndarray, y: np.ndarray, layer: nn.Linear) -> None:
-    """Fit a logistic regression on group features into ``layer`` and freeze it."""
+def _grouped_cv_auc(x: np.ndarray, y: np.ndarray, groups: np.ndarray, cols: list[int], folds: int = 5) -> float:
+    """Mean held-out AUC of a logistic regression on ``x[:, cols]``, folds split by query."""
+    uniq = np.unique(groups)
+    fold_of = {g: i % folds for i, g in enumerate(np.random.default_rng(0).permutation(uniq))}
+    f = np.array([fold_of[g] for g in groups])
+    aucs = []
+    for k in range(min(folds, len(uniq))):
+        tr, te = f != k, f == k
+        if len(np.unique(y[tr])) < 2 or len(np.unique(y[te])) < 2:
+            continue
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit(x[tr][:, cols], y[tr])
+        aucs.append(roc_auc_score(y[te], lr.decision_function(x[te][:, cols])))
+    return float(np.mean(aucs)) if aucs else math.nan
+
+
+def fit_anchor(x: np.ndarray, y: np.ndarray, groups: np.ndarray, layer: nn.Linear) -> dict[str, Any]:
+    """Fit the anchor logistic regression into ``layer`` and freeze it.
+
+    Two candidates, chosen by query-grouped 5-fold cross-validated AUC: the vote share with the
+    neighbour-label inputs (a calibration of majority voting by how hard similar labelled queries
+    were) and all anchor inputs (standardised). Both propagate labels. With one class only, the
+    anchor is the constant base rate.
+
+    Returns:
+        ``{"anchor": "share"|"full"|"constant", "cv_auc_share", "cv_auc_full"}``.
+    """
+    info: dict[str, Any] = {"anchor": "constant"}
     with torch.no_grad():
-        if len(np.unique(y)) == 2:
-            lr = LogisticRegression(C=1.0, max_iter=1000).fit(feats, y)
-            layer.weight.copy_(torch.as_tensor(lr.coef_, dtype=torch.float32))
-            layer.bias.copy_(torch.as_tensor(lr.intercept_, dtype=torch.float32))
-        else:
+        layer.weight.zero_()
+        if len(np.unique(y)) < 2:
             rate = float(np.clip(y.mean() if len(y) else 0.5, 0.02, 0.98))
-            layer.weight.zero_()
             layer.bias.fill_(math.log(rate / (1 - rate)))
+        else:
+            mean, std = x.mean(0), x.std(0)
+            std = np.where(std > 1e-8, std, 1.0)
+            xs = (x - mean) / std
+            full_cols = list(range(x.shape[1]))
+            share_cols = [0, *range(x.shape[1] - NUM_NEIGHBOUR_FEATURES, x.shape[1])]
+            info["cv_auc_share"] = _grouped_cv_auc(xs, y, groups, share_cols)
+            info["cv_auc_full"] = _grouped_cv_auc(xs, y, groups, full_cols)
+            use_full = not math.isnan(info["cv_auc_full"]) and (
+                math.isnan(info["cv_auc_share"]) or info["cv_auc_full"] > info["cv_auc_share"]
+            )
+            cols = full_cols if use_full else share_cols
+            info["anchor"] = "full" if use_full else "share"
+            lr = LogisticRegression(C=1.0, max_iter=1000).fit(xs[:, cols], y)
+            w = np.zeros(x.shape[1])
+            w[cols] = lr.coef_[0]
+            # Fold the standardisation into the layer: w'x + b' == w((x - mean) / std) + b.
+            layer.weight.copy_(torch.as_tensor(w / std, dtype=torch.float32)[None])
+            layer.bias.fill_(float(lr.intercept_[0] - (w * mean / std).sum()))
     layer.requires_grad_(False)
+    return info
 
 
 def train_loop(
@@ -144,9 +185,7 @@ def train_loop(
     return best_key[0], best_epoch, history
 
 
-def fit_gnn(
-    memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: str = "gatv2", graph=None
-) -> FitResult:
+def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: str = "gatv2", graph=None) -> FitResult:
     """Train the GNN on ``memory``'s labelled queries over ``cfg.fit.seeds``; keep the best.
 
     Returns:
@@ -178,12 +217,15 @@ def fit_gnn(
         return model(graph, base_label_in if label_in is None else label_in)
 
     feats = g.feats
-    per_seed, best = [], None
+    train_ids = np.flatnonzero(in_train)
+    anchor_x = MemRewardGNN.anchor_x(graph, base_label_in).numpy()[train_ids]
+    per_seed, best, anchor_info = [], None, {}
     for seed in cfg.fit.seeds:
         torch.manual_seed(seed)
         model = MemRewardGNN(g.query_emb.shape[1], feats.shape[1], cfg.gnn, conv=conv)
         if cfg.gnn.vote_anchor:
-            fit_anchor(feats[in_train], memory.labels[in_train].astype(np.int64), model.anchor)
+            y_tr = memory.labels[train_ids].astype(np.int64)
+            anchor_info = fit_anchor(anchor_x, y_tr, rq[train_ids], model.anchor)
         auc, epoch, history = train_loop(
             model, forward, y, sampler, val_rollouts, cfg.fit.epochs, cfg.fit.lr, cfg.fit.weight_decay,
             cfg.fit.patience, seed,
@@ -211,6 +253,7 @@ def fit_gnn(
         "train_queries": int(len(train_q)),
         "val_queries": int(len(val_q)),
         "conv": conv,
+        **anchor_info,
     }
     return FitResult(model=model, metrics=metrics, train_queries=train_q, val_queries=val_q, history=history)
 

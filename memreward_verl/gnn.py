@@ -5,11 +5,13 @@
             answer: [answer emb | group features]
     encode  one Linear per node type -> hidden
     layers  HeteroConv of one GATv2Conv per relation (schema.py), residual + ReLU + dropout
-    score   logit = anchor(group features) + MLP([h_answer | h_think | h_query])
+    score   logit = anchor([group features | neighbour labels]) + MLP([h_answer | h_think | h_query])
 
 The anchor is a logistic regression on the label-free group features (answer agreement and
-friends), fitted first and frozen; the MLP's last layer starts at zero, so training starts from the
-calibrated vote and early stopping on validation AUC keeps the GNN only where it helps.
+friends) plus a parameter-free label propagation step (the mean label of each query's labelled
+kNN neighbours: how hard similar labelled queries were). It is fitted first and frozen; the MLP's
+last layer starts at zero, so training starts from the calibrated anchor and early stopping on
+validation AUC keeps the GNN only where it helps.
 
 The forward pass is split into ``encode`` / ``layer`` / ``score`` so online prediction can run the
 layers over a few new nodes plus cached memory states (predict.py) instead of the whole memory.
@@ -28,7 +30,37 @@ from torch_geometric.nn import GATv2Conv, HeteroConv, SAGEConv
 from memreward_verl import schema as S
 from memreward_verl.config import GNNConfig
 
-__all__ = ["MemRewardGNN"]
+__all__ = ["MemRewardGNN", "neighbour_label_features", "anchor_inputs", "NUM_NEIGHBOUR_FEATURES"]
+
+NUM_NEIGHBOUR_FEATURES = 3
+
+
+def neighbour_label_features(label_in: Tensor, edge_index: Tensor, num_queries: int) -> Tensor:
+    """One parameter-free propagation step of query labels along query-query edges.
+
+    Args:
+        label_in: ``[Q_src, 2]`` (known, mean label) of source queries; masked rows are unknown.
+        edge_index: ``[2, E]`` query -> query edges (source rows index ``label_in``).
+        num_queries: number of destination queries.
+
+    Returns:
+        ``[num_queries, 2]``: (mean label of labelled neighbours - 0.5, or 0 without any;
+        share of neighbours that are labelled).
+    """
+    src, dst = edge_index
+    known = label_in[src, 0]
+    ones = torch.ones_like(known)
+    n_all = torch.zeros(num_queries).index_add_(0, dst, ones)
+    n_known = torch.zeros(num_queries).index_add_(0, dst, known)
+    pos = torch.zeros(num_queries).index_add_(0, dst, known * label_in[src, 1])
+    mean_c = torch.where(n_known > 0, pos / n_known.clamp(min=1) - 0.5, torch.zeros_like(pos))
+    return torch.stack([mean_c, n_known / n_all.clamp(min=1)], dim=1)
+
+
+def anchor_inputs(feats: Tensor, nbr: Tensor, rollout_query: Tensor) -> Tensor:
+    """``[R, F + 3]``: group features, neighbour labels, and their product with the vote share."""
+    nbr_r = nbr[rollout_query]  # [R, 2]
+    return torch.cat([feats, nbr_r, feats[:, :1] * nbr_r[:, :1]], dim=1)
 
 
 class MemRewardGNN(nn.Module):
@@ -60,7 +92,7 @@ class MemRewardGNN(nn.Module):
         )
         self.dropout = nn.Dropout(self.cfg.dropout)
         self.head = nn.Sequential(nn.Linear(3 * h, h), nn.ReLU(), nn.Dropout(self.cfg.dropout), nn.Linear(h, 1))
-        self.anchor = nn.Linear(feat_dim, 1)
+        self.anchor = nn.Linear(feat_dim + NUM_NEIGHBOUR_FEATURES, 1)
         self.reset_parameters()
 
     def _make_conv(self, h: int) -> nn.Module:
@@ -101,22 +133,28 @@ class MemRewardGNN(nn.Module):
         out = self.layers[i](h_dict, edge_index_dict)
         return {t: self.dropout(h + torch.relu(out[t])) if t in out else h for t, h in h_dict.items()}
 
-    def score(self, h_dict: dict[str, Tensor], feats: Tensor, rollout_query: Tensor) -> Tensor:
-        """Rollout logits ``[R]`` from final states; rollout i is think i and answer i."""
+    def score(self, h_dict: dict[str, Tensor], anchor_x: Tensor, rollout_query: Tensor) -> Tensor:
+        """Rollout logits ``[R]`` from final states and anchor inputs; rollout i is think i and answer i."""
         z = torch.cat([h_dict[S.ANSWER], h_dict[S.THINK], h_dict[S.QUERY][rollout_query]], dim=1)  # [R, 3h]
         logit = self.head(z).squeeze(-1)
         if self.cfg.vote_anchor:
-            logit = logit + self.anchor(feats).squeeze(-1)
+            logit = logit + self.anchor(anchor_x).squeeze(-1)
         return logit
 
     def forward(self, data: HeteroData, label_in: Tensor | None = None) -> Tensor:
         """Full-graph logits ``[R]``; ``label_in`` overrides ``data['query'].label_in`` (masking)."""
         label_in = data[S.QUERY].label_in if label_in is None else label_in
-        feats = data[S.ANSWER].feats
+        feats, rq = data[S.ANSWER].feats, data[S.ANSWER].rollout_query
         h = self.encode(data.x_dict, feats, label_in)
         for i in range(len(self.layers)):
             h = self.layer(i, h, data.edge_index_dict)
-        return self.score(h, feats, data[S.ANSWER].rollout_query)
+        return self.score(h, self.anchor_x(data, label_in), rq)
+
+    @staticmethod
+    def anchor_x(data: HeteroData, label_in: Tensor) -> Tensor:
+        """Anchor inputs of every rollout of ``data`` under the given (masked) label inputs."""
+        nbr = neighbour_label_features(label_in, data[S.Q_SIM].edge_index, data[S.QUERY].num_nodes)
+        return anchor_inputs(data[S.ANSWER].feats, nbr, data[S.ANSWER].rollout_query)
 
     # -- checkpoints ---------------------------------------------------------------------------
     def model_args(self) -> dict[str, Any]:

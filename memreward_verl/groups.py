@@ -15,7 +15,7 @@ import numpy as np
 from memreward_verl.answers import answer_key
 from memreward_verl.config import MemRewardConfig
 from memreward_verl.embed import Embedder
-from memreward_verl.features import GROUP_FEATURES, group_features
+from memreward_verl.features import GROUP_FEATURES, answer_clusters, group_features
 from memreward_verl.rollouts import Query
 from memreward_verl.text import build_node_text
 
@@ -54,6 +54,16 @@ class EncodedGroups:
         counts = np.bincount(self.rollout_query, minlength=self.num_queries)
         ends = np.cumsum(counts)
         return [slice(int(e - c), int(e)) for c, e in zip(counts, ends)]
+
+    def cluster_ids(self, cosine: float) -> np.ndarray:
+        """Answer-cluster id per rollout, unique across groups: ``int64 [R]``."""
+        out = np.zeros(self.num_rollouts, dtype=np.int64)
+        offset = 0
+        for sl in self.group_slices():
+            ids = answer_clusters(self.answer_keys[sl], self.answer_emb[sl], cosine)
+            out[sl] = ids + offset
+            offset += int(ids.max()) + 1 if len(ids) else 0
+        return out
 
     def save(self, path: str | Path) -> None:
         np.savez(
@@ -124,9 +134,7 @@ def encode_groups(
     start = 0
     for q in queries:
         sl = slice(start, start + len(q.rollouts))
-        feats[sl] = group_features(
-            keys[sl], raw[sl], answer_emb[sl], think_emb[sl], cosine=cfg.graph.agreement_cosine
-        )
+        feats[sl] = group_features(keys[sl], raw[sl], answer_emb[sl], think_emb[sl], cosine=cfg.graph.agreement_cosine)
         start = sl.stop
     return EncodedGroups(
         model_id=embedder.model_id,

@@ -180,7 +180,11 @@ class ExperienceMemory:
                 f"memory at {path} was embedded with {meta['model_id']!r}, but the embedder is {expected_model_id!r}"
             )
         n_r = meta["num_rollouts"]
-        if len(keys) != n_r or arrays["think_emb"].shape[0] != n_r or len(meta["query_ids"]) != len(arrays["query_emb"]):
+        if (
+            len(keys) != n_r
+            or arrays["think_emb"].shape[0] != n_r
+            or len(meta["query_ids"]) != len(arrays["query_emb"])
+        ):
             raise MemoryFormatError(f"memory at {path} is corrupt: array sizes disagree with memory.json")
         groups = EncodedGroups(
             model_id=meta["model_id"],

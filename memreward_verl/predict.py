@@ -17,7 +17,7 @@ import torch
 from memreward_verl import schema as S
 from memreward_verl.config import MemRewardConfig
 from memreward_verl.fit import full_label_inputs
-from memreward_verl.gnn import MemRewardGNN
+from memreward_verl.gnn import MemRewardGNN, anchor_inputs, neighbour_label_features
 from memreward_verl.graph import agreement_edges, build_graph, structural_edges
 from memreward_verl.groups import EncodedGroups
 from memreward_verl.memory import ExperienceMemory, MemoryFormatError
@@ -45,7 +45,8 @@ class Predictor:
         """Recompute the cached per-layer query states of the memory (after label changes)."""
         g = self.memory.groups
         graph = build_graph(g, self.memory.labels, self.cfg.graph)
-        h = self.model.encode(graph.x_dict, graph[S.ANSWER].feats, full_label_inputs(self.memory))
+        self._label_in = full_label_inputs(self.memory)
+        h = self.model.encode(graph.x_dict, graph[S.ANSWER].feats, self._label_in)
         states = [h[S.QUERY]]
         for i in range(len(self.model.layers) - 1):
             h = self.model.layer(i, h, graph.edge_index_dict)
@@ -92,4 +93,8 @@ class Predictor:
             h = self.model.layer(i, h, edges)
         h[S.QUERY] = h[S.QUERY][-new.num_queries :]
         rq = torch.as_tensor(new.rollout_query, dtype=torch.long)
-        return torch.sigmoid(self.model.score(h, feats, rq)).numpy().astype(np.float64)
+        label_in = torch.cat([self._label_in[mem_idx], torch.zeros((new.num_queries, 2))])
+        q_sim = edges.get(S.Q_SIM, torch.zeros((2, 0), dtype=torch.long))
+        nbr = neighbour_label_features(label_in, q_sim, m + new.num_queries)[m:]
+        logits = self.model.score(h, anchor_inputs(feats, nbr, rq), rq)
+        return torch.sigmoid(logits).numpy().astype(np.float64)

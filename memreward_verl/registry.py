@@ -47,9 +47,7 @@ class Registry(Generic[T]):
         key = _normalise(name)
         old = self._items.get(key)
         if old is not None and old is not obj:
-            raise ValueError(
-                f"{self.kind} name {name!r} is already registered to {old!r}; cannot register {obj!r}"
-            )
+            raise ValueError(f"{self.kind} name {name!r} is already registered to {old!r}; cannot register {obj!r}")
         self._items[key] = obj
 
     def get(self, name: str) -> T:

@@ -204,7 +204,7 @@ def write_rollouts(queries: Iterable[Query], path: str | os.PathLike) -> int:
     """Write queries atomically (temp file + rename); returns the number written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(".tmp-" + path.name)  # keeps a .gz suffix: same compression
     n = 0
     seen: set[str] = set()
     with _open_text(tmp, "w") as fh:

@@ -1,0 +1,154 @@
+"""The warm-up artifact: memory + trained GNN + config + metrics, as one directory.
+
+Layout (format version 1; written atomically; tensors and JSON only, no pickled code)::
+
+    artifact.json   format version, package version, embedder model id
+    config.json     the full MemRewardConfig
+    memory/         ExperienceMemory (see memory.py)
+    model.pt        {"model_args", "state_dict"} loaded with ``weights_only=True``
+    metrics.json    validation AUC/F1/CAG, selected seed and epoch, per-seed results
+    labelled_ids.json
+
+:func:`build_artifact` turns rollouts with a labelled subset into an artifact; :func:`load_artifact`
+gives back a :class:`Artifact` whose :meth:`Artifact.predictor` scores new groups.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from memreward_verl import __version__
+from memreward_verl.config import MemRewardConfig
+from memreward_verl.embed import Embedder
+from memreward_verl.fit import fit_gnn
+from memreward_verl.gnn import MemRewardGNN
+from memreward_verl.groups import EncodedGroups
+from memreward_verl.memory import ExperienceMemory, MemoryFormatError
+from memreward_verl.predict import Predictor
+
+__all__ = ["Artifact", "ArtifactError", "build_artifact", "load_artifact", "save_artifact", "ARTIFACT_VERSION"]
+
+ARTIFACT_VERSION = 1
+_FILES = ("artifact.json", "config.json", "model.pt", "metrics.json", "labelled_ids.json")
+
+
+class ArtifactError(MemoryFormatError):
+    """An artifact directory is missing, corrupt, of another version or of another embedder."""
+
+
+@dataclass
+class Artifact:
+    """A loaded warm-up artifact."""
+
+    cfg: MemRewardConfig
+    memory: ExperienceMemory
+    model: MemRewardGNN
+    metrics: dict[str, Any]
+
+    @property
+    def labelled_ids(self) -> list[str]:
+        return self.memory.labelled_ids
+
+    def predictor(self) -> Predictor:
+        return Predictor(self.model, self.memory, self.cfg)
+
+
+def save_artifact(path: str | Path, artifact: Artifact) -> Path:
+    """Write ``artifact`` to ``path`` atomically (replacing an older one)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        info = {
+            "format_version": ARTIFACT_VERSION,
+            "package_version": __version__,
+            "model_id": artifact.memory.model_id,
+        }
+        (tmp / "artifact.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+        (tmp / "config.json").write_text(json.dumps(artifact.cfg.to_dict(), indent=2), encoding="utf-8")
+        (tmp / "metrics.json").write_text(json.dumps(artifact.metrics, indent=2, default=float), encoding="utf-8")
+        (tmp / "labelled_ids.json").write_text(json.dumps(artifact.labelled_ids), encoding="utf-8")
+        ckpt = {"model_args": artifact.model.model_args(), "state_dict": artifact.model.state_dict()}
+        torch.save(ckpt, tmp / "model.pt")
+        artifact.memory.save(tmp / "memory")
+        old = path.with_name(f".{path.name}.old")
+        if path.exists():
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def load_artifact(path: str | Path, expected_model_id: str | None = None) -> Artifact:
+    """Load an artifact directory.
+
+    Args:
+        path: the directory written by :func:`save_artifact`.
+        expected_model_id: the embedder that will encode new groups; a different id is an error.
+
+    Raises:
+        ArtifactError: a missing file, a corrupt file, another format version, or another embedder.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise ArtifactError(f"artifact directory {path} does not exist")
+    for name in _FILES:
+        if not (path / name).is_file():
+            raise ArtifactError(f"artifact at {path} is missing {name}")
+    try:
+        info = json.loads((path / "artifact.json").read_text(encoding="utf-8"))
+        cfg = MemRewardConfig.from_dict(json.loads((path / "config.json").read_text(encoding="utf-8")))
+        metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+        ckpt = torch.load(path / "model.pt", map_location="cpu", weights_only=True)
+        model = MemRewardGNN.from_checkpoint(ckpt)
+    except (ValueError, KeyError, RuntimeError, OSError, TypeError, EOFError, pickle.UnpicklingError) as exc:
+        raise ArtifactError(f"artifact at {path} is corrupt: {exc}") from exc
+    if info.get("format_version") != ARTIFACT_VERSION:
+        raise ArtifactError(
+            f"artifact at {path} has format version {info.get('format_version')!r}; this code reads {ARTIFACT_VERSION}"
+        )
+    if expected_model_id is not None and info.get("model_id") != expected_model_id:
+        raise ArtifactError(
+            f"artifact at {path} was embedded with {info.get('model_id')!r}, but the embedder is {expected_model_id!r}"
+        )
+    try:
+        memory = ExperienceMemory.load(path / "memory", expected_model_id=info.get("model_id"), cfg=cfg.memory)
+    except MemoryFormatError as exc:
+        raise ArtifactError(str(exc)) from exc
+    return Artifact(cfg=cfg, memory=memory, model=model, metrics=metrics)
+
+
+def build_artifact(
+    groups: EncodedGroups,
+    labelled_ids: list[str],
+    cfg: MemRewardConfig | None = None,
+    out_dir: str | Path | None = None,
+    embedder: Embedder | None = None,
+) -> Artifact:
+    """Memory from encoded warm-up groups, GNN trained on the labelled ones, optionally saved.
+
+    Only the labels of ``labelled_ids`` enter the memory; other labels in ``groups`` are dropped.
+    """
+    cfg = cfg or MemRewardConfig()
+    if embedder is not None and embedder.model_id != groups.model_id:
+        raise ArtifactError(f"groups were embedded with {groups.model_id!r}, the embedder is {embedder.model_id!r}")
+    memory = ExperienceMemory(groups, labelled_ids, cfg.memory)
+    result = fit_gnn(memory, cfg)
+    artifact = Artifact(cfg=cfg, memory=memory, model=result.model, metrics=result.metrics)
+    if out_dir is not None:
+        save_artifact(out_dir, artifact)
+    return artifact

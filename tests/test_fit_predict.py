@@ -1,0 +1,149 @@
+"""Warm-up training, propagation, leakage, incremental prediction and artifacts."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from memreward_verl import schema as S
+from memreward_verl.artifact import ArtifactError, build_artifact, load_artifact
+from memreward_verl.fit import fit_gnn, predict_memory, split_labelled
+from memreward_verl.graph import agreement_edges, build_graph
+from memreward_verl.groups import EncodedGroups
+from memreward_verl.memory import ExperienceMemory
+from memreward_verl.predict import Predictor
+
+LABELLED = 20
+
+
+def _subset(groups: EncodedGroups, q_idx: np.ndarray) -> EncodedGroups:
+    """The groups of the given queries, re-indexed (a 'new' batch of groups)."""
+    mask = np.isin(groups.rollout_query, q_idx)
+    remap = {int(q): i for i, q in enumerate(q_idx)}
+    return dataclasses.replace(
+        groups,
+        query_ids=[groups.query_ids[i] + "-new" for i in q_idx],
+        domains=[groups.domains[i] for i in q_idx],
+        query_emb=groups.query_emb[q_idx],
+        think_emb=groups.think_emb[mask],
+        answer_emb=groups.answer_emb[mask],
+        feats=groups.feats[mask],
+        rollout_query=np.array([remap[int(q)] for q in groups.rollout_query[mask]]),
+        labels=np.full(int(mask.sum()), -1, np.int8),
+        answer_keys=[k for k, m in zip(groups.answer_keys, mask) if m],
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(arith_groups):
+    from memreward_verl.config import MemRewardConfig
+
+    cfg = MemRewardConfig()
+    cfg.fit.epochs, cfg.fit.patience, cfg.fit.seeds = 40, 10, (0,)
+    mem = ExperienceMemory(arith_groups, arith_groups.query_ids[:LABELLED])
+    return cfg, mem, fit_gnn(mem, cfg)
+
+
+def test_split_is_by_query_and_seeded():
+    mask = np.ones(10, bool)
+    tr, va = split_labelled(mask, 0.3, seed=3)
+    assert len(va) == 3 and not set(tr) & set(va)
+    assert np.array_equal(tr, split_labelled(mask, 0.3, seed=3)[0])
+    with pytest.raises(ValueError, match="at least 2"):
+        split_labelled(np.array([True, False]), 0.3, 0)
+
+
+def test_fit_restores_best_weights_and_reports(trained):
+    cfg, mem, result = trained
+    m = result.metrics
+    assert m["best_seed"] == 0 and 0 <= m["best_epoch"] <= cfg.fit.epochs
+    best = max(h["val_auc"] for h in result.history if h["val_auc"] == h["val_auc"])
+    assert m["val_auc"] == pytest.approx(best)
+    assert {"val_f1", "val_cag", "anchor", "per_seed"} <= set(m)
+
+
+def test_changing_memory_labels_changes_unlabelled_predictions(trained):
+    """Propagation: labels in the memory reach unlabelled queries (the reference's defect #1)."""
+    cfg, mem, result = trained
+    rq = mem.groups.rollout_query
+    unl = rq >= LABELLED
+    before = predict_memory(result.model, mem, cfg)
+    flipped = ExperienceMemory(mem.groups, mem.labelled_ids)
+    flipped.set_labels(np.where(mem.labels >= 0, 1 - mem.labels, -1))
+    after = predict_memory(result.model, flipped, cfg)
+    assert np.abs(after[unl] - before[unl]).max() > 1e-3
+    new = _subset(mem.groups, np.arange(LABELLED, LABELLED + 5))
+    p1 = Predictor(result.model, mem, cfg).predict_groups(new)
+    p2 = Predictor(result.model, flipped, cfg).predict_groups(new)
+    assert np.abs(p1 - p2).max() > 1e-3
+
+
+def test_hidden_labels_of_unlabelled_queries_never_matter(arith_groups, trained):
+    """No leakage: shuffling the true labels of unlabelled queries leaves predictions bit-identical."""
+    cfg, mem, result = trained
+    rng = np.random.default_rng(0)
+    shuffled = dataclasses.replace(arith_groups, labels=arith_groups.labels.copy())
+    unl = shuffled.rollout_query >= LABELLED
+    shuffled.labels[unl] = rng.permutation(shuffled.labels[unl])
+    mem2 = ExperienceMemory(shuffled, mem.labelled_ids)
+    result2 = fit_gnn(mem2, cfg)
+    assert np.array_equal(predict_memory(result.model, mem, cfg), predict_memory(result2.model, mem2, cfg))
+
+
+def test_incremental_prediction_equals_full_forward_on_joined_graph(trained):
+    """predict_groups == a full pass over memory + new groups wired memory -> new."""
+    cfg, mem, result = trained
+    q_new = np.arange(40, 46)
+    new = _subset(mem.groups, q_new)
+    fast = Predictor(result.model, mem, cfg).predict_groups(new)
+
+    g = mem.groups
+    data = build_graph(g, mem.labels, cfg.graph)
+    qm, rm = g.num_queries, g.num_rollouts
+    joined = data.clone()
+    joined[S.QUERY].x = torch.cat([data[S.QUERY].x, torch.from_numpy(new.query_emb)])
+    label_in = torch.cat([data[S.QUERY].label_in, torch.zeros(new.num_queries, 2)])
+    joined[S.THINK].x = torch.cat([data[S.THINK].x, torch.from_numpy(new.think_emb)])
+    joined[S.ANSWER].x = torch.cat([data[S.ANSWER].x, torch.from_numpy(new.answer_emb)])
+    joined[S.ANSWER].feats = torch.cat([data[S.ANSWER].feats, torch.from_numpy(new.feats)])
+    joined[S.ANSWER].rollout_query = torch.cat([data[S.ANSWER].rollout_query, torch.from_numpy(new.rollout_query + qm)])
+    r_new = torch.arange(rm, rm + new.num_rollouts)
+    q_of = torch.from_numpy(new.rollout_query) + qm
+    add = {
+        S.Q_THINK: (q_of, r_new), S.THINK_Q: (r_new, q_of), S.THINK_A: (r_new, r_new),
+        S.A_THINK: (r_new, r_new), S.Q_A: (q_of, r_new), S.A_Q: (r_new, q_of),
+    }  # fmt: skip
+    for et, (s, d) in add.items():
+        joined[et].edge_index = torch.cat([data[et].edge_index, torch.stack([s, d])], dim=1)
+    _, nbrs = mem.index.search(new.query_emb, cfg.graph.query_knn)
+    s = torch.from_numpy(nbrs.reshape(-1))
+    d = torch.arange(qm, qm + new.num_queries).repeat_interleave(nbrs.shape[1])
+    joined[S.Q_SIM].edge_index = torch.cat([data[S.Q_SIM].edge_index, torch.stack([s, d])], dim=1)
+    joined[S.A_AGREE].edge_index = torch.cat([data[S.A_AGREE].edge_index, agreement_edges(new, cfg.graph, rm)], dim=1)
+    with torch.no_grad():
+        full = torch.sigmoid(result.model(joined, label_in)).numpy()[rm:]
+    np.testing.assert_allclose(fast, full, rtol=1e-5, atol=1e-6)
+
+
+def test_artifact_round_trip_same_predictions_and_errors(arith_groups, tmp_path, embedder):
+    from memreward_verl.config import MemRewardConfig
+
+    cfg = MemRewardConfig()
+    cfg.fit.epochs, cfg.fit.patience, cfg.fit.seeds = 20, 5, (0,)
+    art = build_artifact(arith_groups, arith_groups.query_ids[:LABELLED], cfg, out_dir=tmp_path / "art")
+    back = load_artifact(tmp_path / "art", expected_model_id=embedder.model_id)
+    new = _subset(arith_groups, np.arange(50, 55))
+    assert np.array_equal(art.predictor().predict_groups(new), back.predictor().predict_groups(new))
+    assert back.labelled_ids == sorted(arith_groups.query_ids[:LABELLED])
+    # Same seed, same result.
+    again = build_artifact(arith_groups, arith_groups.query_ids[:LABELLED], cfg)
+    assert np.array_equal(again.predictor().predict_groups(new), back.predictor().predict_groups(new))
+    with pytest.raises(ArtifactError, match="embedded with"):
+        load_artifact(tmp_path / "art", expected_model_id="another/model@256")
+    (tmp_path / "art" / "model.pt").write_bytes(b"garbage")
+    with pytest.raises(ArtifactError, match="corrupt"):
+        load_artifact(tmp_path / "art")
+    (tmp_path / "art" / "model.pt").unlink()
+    with pytest.raises(ArtifactError, match="missing model.pt"):
+        load_artifact(tmp_path / "art")

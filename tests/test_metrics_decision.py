@@ -1,0 +1,52 @@
+"""CAG and the hard-reward decision rules."""
+
+import math
+
+import numpy as np
+import pytest
+
+from memreward_verl.decision import hard_rewards
+from memreward_verl.metrics import binary_metrics, cag, grpo_advantages
+
+
+def test_cag_known_values():
+    n = 8
+    zeros = np.zeros(n)
+    wrong_pseudo = np.array([1, 1, 1, 1, 1, 0, 0, 0])
+    groups = np.zeros(n, dtype=int)
+    assert cag(zeros, zeros, groups) == 0.0
+    # Truth all-equal (zero advantages), prediction split: gap = |adv(pred)| = sqrt(n).
+    assert cag(wrong_pseudo, zeros, groups) == pytest.approx(math.sqrt(n), rel=1e-5)
+    # Inverted split: the largest gap.
+    assert cag(1 - wrong_pseudo, wrong_pseudo, groups) == pytest.approx(2 * math.sqrt(n), rel=1e-5)
+    assert np.allclose(grpo_advantages(np.ones(4)), 0)
+
+
+def test_binary_metrics_fields_and_single_class():
+    m = binary_metrics(np.array([0.9, 0.2, 0.7, 0.4]), np.array([1, 0, 1, 0]), np.array([0, 0, 1, 1]))
+    assert m["auc"] == 1.0 and m["accuracy"] == 1.0 and m["f1"] == 1.0 and m["cag"] == pytest.approx(0, abs=1e-5)
+    assert m["brier"] == pytest.approx(np.mean([0.01, 0.04, 0.09, 0.16]))
+    assert math.isnan(binary_metrics(np.array([0.3, 0.6]), np.array([1, 1]), np.array([0, 0]))["auc"])
+
+
+def test_expected_cag_rule_flattens_uncertain_groups_and_keeps_confident_ones():
+    p = np.array([0.95, 0.9, 0.1, 0.05, 0.55, 0.5, 0.45, 0.5])
+    g = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    hard = hard_rewards(p, g, rule="expected_cag")
+    assert hard[:4].tolist() == [1, 1, 0, 0]
+    assert len(set(hard[4:].tolist())) == 1  # unsure: equal rewards, zero advantage
+    assert hard_rewards(p, g, rule="threshold").tolist() == [1, 1, 0, 0, 1, 1, 0, 1]
+    assert np.array_equal(hard, hard_rewards(p, g, rule="expected_cag"))  # deterministic
+    with pytest.raises(ValueError, match="rule"):
+        hard_rewards(p, g, rule="median")
+
+
+def test_expected_cag_rule_is_better_in_expectation_on_calibrated_probabilities():
+    rng = np.random.default_rng(0)
+    p = rng.beta(0.7, 0.7, size=(300, 8)).clip(0.01, 0.99)
+    truth = (rng.random(p.shape) < p).astype(int)
+    g = np.repeat(np.arange(300), 8)
+    flat_p, flat_t = p.reshape(-1), truth.reshape(-1)
+    ours = cag(hard_rewards(flat_p, g, rule="expected_cag"), flat_t, g)
+    threshold = cag(hard_rewards(flat_p, g, rule="threshold"), flat_t, g)
+    assert ours < threshold
