@@ -24,6 +24,7 @@ SUBCOMMAND_MODULES = (
     "memreward_verl.convert.cli",
     "memreward_verl.verify.cli",
     "memreward_verl.evaluate_cli",
+    "memreward_verl.synth_cli",
 )
 
 

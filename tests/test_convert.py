@@ -96,7 +96,7 @@ def test_gsm8k_solutions_record(data):
 
 @pytest.mark.data
 def test_faithful_cot_record(data):
-    queries = _by_id(_converted("faithful_cot", "faithful_cot/GSM8K"))
+    queries = _by_id(_converted("faithful_cot", "faithful_cot/GSM8K", answer_parse="strict"))
     q = queries["gsm8k-test-1"]
     assert q.ground_truth == "3" and "robe takes 2 bolts" in q.question
     configs = [r.meta["config"] for r in q.rollouts]
@@ -109,8 +109,8 @@ def test_faithful_cot_record(data):
 
 
 @pytest.mark.data
-def test_faithful_cot_last_number_option(data):
-    queries = _by_id(_converted("faithful_cot", "faithful_cot/GSM8K", answer_parse="last_number"))
+def test_faithful_cot_last_number_default(data):
+    queries = _by_id(_converted("faithful_cot", "faithful_cot/GSM8K"))
     gpt4 = next(r for r in queries["gsm8k-test-1"].rollouts if r.meta["config"] == "gpt4_COT")
     assert gpt4.label == 1 and gpt4.meta["pred_value"] == 3.0
 

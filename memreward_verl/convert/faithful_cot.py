@@ -50,7 +50,7 @@ def _load_predictions(path: Path) -> dict[str, tuple[str, dict]]:
 
 @CONVERTERS.register("faithful_cot")
 def convert_faithful_cot(
-    path: str | os.PathLike, *, gold: str | os.PathLike | None = None, answer_parse: str = "strict"
+    path: str | os.PathLike, *, gold: str | os.PathLike | None = None, answer_parse: str = "last_number"
 ) -> list[Query]:
     """Convert the Faithful-CoT ``GSM8K`` directory (one ``<LM>_<prompt>/predictions.jsonl.gz`` per config).
 

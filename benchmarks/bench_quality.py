@@ -1,0 +1,133 @@
+"""Quality of every reward predictor on every converted real rollout set (issue 2, benchmark 1).
+
+Usage::
+
+    python benchmarks/convert_all.py benchmarks/data          # once: real sets -> canonical JSONL
+    python benchmarks/bench_quality.py --seeds 0,1,2 --label-ratio 0.2 \
+        --out benchmarks/results/quality.json
+
+For each set and seed, ``label_ratio`` of the queries are labelled, every method is trained on
+them and scored on the rest (memreward_verl.evaluate). Embeddings are cached in
+``benchmarks/cache`` (keyed by texts, model and settings). Prints and writes a markdown table of
+mean (std) AUC and CAG per method, the best of each row in bold. A set named ``name:N`` uses the
+first N queries of ``name.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from memreward_verl.config import MemRewardConfig
+from memreward_verl.evaluate import ALL_METHODS, encode_cached, evaluate, strip_predictions
+from memreward_verl.rollouts import read_rollouts
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_SETS = (
+    "gsm8k_solutions",
+    "faithful_cot_gsm8k:300",  # first 300 of 1,319 questions: embedding all 39,570 takes hours on 2 cores
+    "qwen_math",
+    "aime25",
+    "routerbench_mbpp",
+    "routerbench_arc",
+    "game24_cot",
+    "game24_standard",
+    "codet_humaneval_labelled",
+)
+
+
+def _machine() -> str:
+    try:
+        cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        model = next(line.split(":", 1)[1].strip() for line in cpu.splitlines() if line.startswith("Model name"))
+    except (OSError, StopIteration):
+        model = platform.processor() or "unknown CPU"
+    return f"{model}, {torch.get_num_threads()} torch threads, Python {platform.python_version()}"
+
+
+def _fmt(vals: list[float | None], best: bool) -> str:
+    arr = np.array([np.nan if v is None else v for v in vals], dtype=float)
+    if np.isnan(arr).all():
+        return "n/a"
+    text = f"{np.nanmean(arr):.3f} ({np.nanstd(arr):.3f})"
+    return f"**{text}**" if best else text
+
+
+def table(results: dict, methods: list[str]) -> str:
+    """Markdown: one row per set, AUC and CAG per method (mean (std) over seeds)."""
+    head = "| set | queries x rollouts | " + " | ".join(f"{m} AUC" for m in methods)
+    head += " | " + " | ".join(f"{m} CAG" for m in methods) + " |"
+    lines = [head, "|" + "---|" * (2 + 2 * len(methods))]
+    for name, res in results.items():
+        runs = res["runs"]
+        auc = {m: [r["methods"][m]["auc"] for r in runs] for m in methods}
+        cag = {m: [r["methods"][m]["cag"] for r in runs] for m in methods}
+        mean_auc = {m: np.nanmean([np.nan if v is None else v for v in auc[m]] or [np.nan]) for m in methods}
+        mean_cag = {m: np.nanmean([np.nan if v is None else v for v in cag[m]] or [np.nan]) for m in methods}
+        best_auc = max(mean_auc.values())
+        best_cag = min(mean_cag.values())
+        row = f"| {name} | {res['n_queries']} x {res['n_rollouts'] / res['n_queries']:.0f} | "
+        row += " | ".join(_fmt(auc[m], mean_auc[m] == best_auc) for m in methods) + " | "
+        row += " | ".join(_fmt(cag[m], mean_cag[m] == best_cag) for m in methods) + " |"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", default=str(HERE / "data"), help="directory of converted rollout files")
+    p.add_argument("--sets", default=",".join(DEFAULT_SETS))
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--label-ratio", type=float, default=0.2)
+    p.add_argument("--methods", default=",".join(ALL_METHODS))
+    p.add_argument("--fit-seeds", default="0,1,2", help="training seeds inside each evaluation")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default=str(HERE / "results" / "quality.json"))
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    methods = args.methods.split(",")
+    results = {}
+    for name in args.sets.split(","):
+        stem, _, limit = name.partition(":")  # "set:N" = the first N queries of the set
+        path = Path(args.data) / f"{stem}.jsonl"
+        if not path.is_file():
+            print(f"skip {name}: {path} not found (run benchmarks/convert_all.py)")
+            continue
+        queries = read_rollouts(path)[: int(limit) if limit else None]
+        cfg = MemRewardConfig()
+        cfg.fit.seeds = tuple(int(s) for s in args.fit_seeds.split(","))
+        t0 = time.perf_counter()
+        groups = encode_cached(queries, cfg, cache_dir=HERE / "cache")
+        embed_s = time.perf_counter() - t0
+        runs = []
+        for seed in (int(s) for s in args.seeds.split(",")):
+            t1 = time.perf_counter()
+            rep = strip_predictions(evaluate(queries, args.label_ratio, seed, cfg, methods, groups))
+            rep["wall_s"] = round(time.perf_counter() - t1, 1)
+            runs.append(rep)
+            aucs = " ".join(f"{m}={rep['methods'][m]['auc'] or float('nan'):.3f}" for m in methods)
+            print(f"{name} seed {seed} ({rep['wall_s']} s): AUC {aucs}", flush=True)
+        results[name] = {
+            "n_queries": groups.num_queries,
+            "n_rollouts": groups.num_rollouts,
+            "embed_s": round(embed_s, 1),
+            "runs": runs,
+        }
+    md = table(results, methods)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"label_ratio": args.label_ratio, "seeds": args.seeds, "machine": _machine(), "methods": methods}
+    out.write_text(json.dumps({"meta": meta, "results": results}, indent=2), encoding="utf-8")
+    out.with_suffix(".md").write_text(md + "\n", encoding="utf-8")
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
