@@ -151,9 +151,10 @@ class FitConfig:
 class RewardConfig:
     """How predicted probabilities become rewards (offline evaluation and verl alike)."""
 
+    # "threshold": p >= threshold (default; as good or better on 3 of 5 real sets, BENCHMARKS.md);
     # "expected_cag": per group, the hard rewards with the least expected advantage error under
-    # the predicted probabilities (decision.py); "threshold": p >= threshold.
-    hard_rule: str = "expected_cag"
+    # the predicted probabilities (decision.py).
+    hard_rule: str = "threshold"
     threshold: float = 0.5
 
     def __post_init__(self) -> None:

@@ -5,7 +5,9 @@
 ``expected_cag``: choose, per group, the hard reward vector that minimises the EXPECTED
 Corrective Advantage Gap under the predicted probabilities. Candidates are "the top-j rollouts by
 probability get 1" for j = 0..n. Possible truths are sampled with rollouts of one answer cluster
-sharing one draw (same final answer, same correctness) at the cluster's mean probability. GRPO
+sharing one draw (same final answer, same correctness) at the cluster's mean probability. For
+single-answer domains (math, multiple choice) at most one cluster is right, so the draw picks one
+cluster (or none); elsewhere (code, open tasks) clusters are drawn independently. GRPO
 only sees advantages, so a group the predictor is unsure about is better given equal rewards (zero
 advantage) than a coin-flip ranking: this rule does that automatically.
 """
@@ -14,9 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["hard_rewards", "group_expected_cag_choice", "HARD_RULES"]
+__all__ = ["hard_rewards", "group_expected_cag_choice", "HARD_RULES", "SINGLE_ANSWER_DOMAINS"]
 
 HARD_RULES = ("threshold", "expected_cag")
+# Domains whose tasks have one right final answer: at most one answer cluster of a group is right.
+SINGLE_ANSWER_DOMAINS = ("math", "qa")
 
 
 def _advantages(r: np.ndarray) -> np.ndarray:
@@ -26,7 +30,21 @@ def _advantages(r: np.ndarray) -> np.ndarray:
     return (r - mean) / (std + 1e-6)
 
 
-def group_expected_cag_choice(prob: np.ndarray, clusters: np.ndarray, samples: int, rng: np.random.Generator):
+def _draw_truths(p_c: np.ndarray, exclusive: bool, samples: int, rng: np.random.Generator) -> np.ndarray:
+    """``[samples, clusters]`` 0/1 draws of which answer clusters are right."""
+    if not exclusive:
+        return (rng.random((samples, len(p_c))) < p_c).astype(np.float64)
+    total = p_c.sum()
+    probs = np.append(p_c / max(total, 1.0), max(0.0, 1.0 - total))  # last: no cluster is right
+    pick = rng.choice(len(probs), size=samples, p=probs / probs.sum())
+    out = np.zeros((samples, len(p_c) + 1))
+    out[np.arange(samples), pick] = 1.0
+    return out[:, :-1]
+
+
+def group_expected_cag_choice(
+    prob: np.ndarray, clusters: np.ndarray, samples: int, rng: np.random.Generator, exclusive: bool = False
+) -> np.ndarray:
     """Hard rewards ``[n]`` of one group minimising expected CAG (see module docstring)."""
     n = len(prob)
     if n < 2:
@@ -37,7 +55,7 @@ def group_expected_cag_choice(prob: np.ndarray, clusters: np.ndarray, samples: i
         cands[j, order[:j]] = 1.0
     uniq, inv = np.unique(clusters, return_inverse=True)
     p_c = np.bincount(inv, weights=prob, minlength=len(uniq)) / np.bincount(inv, minlength=len(uniq))
-    draws = (rng.random((samples, len(uniq))) < p_c).astype(np.float64)[:, inv]  # [S, n]
+    draws = _draw_truths(p_c, exclusive, samples, rng)[:, inv]  # [S, n]
     a_true = _advantages(draws)  # [S, n]
     a_cand = _advantages(cands)  # [n+1, n]
     gaps = np.linalg.norm(a_cand[:, None, :] - a_true[None, :, :], axis=2).mean(1)  # [n+1]
@@ -54,6 +72,7 @@ def hard_rewards(
     threshold: float = 0.5,
     samples: int = 512,
     seed: int = 0,
+    exclusive: np.ndarray | None = None,
 ) -> np.ndarray:
     """Hard 0/1 rewards ``[R]`` for rollouts grouped by ``rollout_group``.
 
@@ -66,6 +85,8 @@ def hard_rewards(
         threshold: for ``"threshold"``.
         samples: Monte-Carlo draws per group for ``"expected_cag"``.
         seed: makes ``"expected_cag"`` deterministic.
+        exclusive: ``bool [R]``, True where the rollout's task has a single right answer (math,
+            multiple choice): at most one answer cluster of its group is right. Default: False.
     """
     prob = np.asarray(prob, dtype=np.float64)
     if rule == "threshold":
@@ -77,5 +98,6 @@ def hard_rewards(
     rng = np.random.default_rng(seed)
     for g in np.unique(rollout_group):
         m = np.flatnonzero(rollout_group == g)
-        out[m] = group_expected_cag_choice(prob[m], clusters[m], samples, rng)
+        excl = bool(exclusive[m[0]]) if exclusive is not None else False
+        out[m] = group_expected_cag_choice(prob[m], clusters[m], samples, rng, excl)
     return out

@@ -21,7 +21,7 @@ import numpy as np
 
 from memreward_verl.baselines import BASELINES
 from memreward_verl.config import MemRewardConfig
-from memreward_verl.decision import hard_rewards
+from memreward_verl.decision import SINGLE_ANSWER_DOMAINS, hard_rewards
 from memreward_verl.embed import Embedder, load_embedder
 from memreward_verl.fit import fit_gnn, predict_memory
 from memreward_verl.groups import EncodedGroups, encode_groups
@@ -96,7 +96,9 @@ def _memreward(memory: ExperienceMemory, cfg: MemRewardConfig) -> tuple[np.ndarr
     result = fit_gnn(memory, cfg)
     prob = predict_memory(result.model, memory, cfg).astype(np.float64)
     g = memory.groups
-    hard = hard_rewards(prob, g.rollout_query, g.cluster_ids(cfg.graph.agreement_cosine), rule=cfg.reward.hard_rule)
+    exclusive = np.isin(np.array(g.domains), SINGLE_ANSWER_DOMAINS)[g.rollout_query]
+    clusters = g.cluster_ids(cfg.graph.agreement_cosine)
+    hard = hard_rewards(prob, g.rollout_query, clusters, rule=cfg.reward.hard_rule, exclusive=exclusive)
     return prob, hard, result.metrics
 
 

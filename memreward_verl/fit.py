@@ -66,8 +66,8 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float:
     return float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else math.nan
 
 
-def _grouped_cv_auc(x: np.ndarray, y: np.ndarray, groups: np.ndarray, cols: list[int], folds: int = 5) -> float:
-    """Mean held-out AUC of a logistic regression on ``x[:, cols]``, folds split by query."""
+def _grouped_cv_aucs(x: np.ndarray, y: np.ndarray, groups: np.ndarray, cols: list[int], folds: int = 5):
+    """Held-out AUCs of a logistic regression on ``x[:, cols]``, folds split by query (same folds for all)."""
     uniq = np.unique(groups)
     fold_of = {g: i % folds for i, g in enumerate(np.random.default_rng(0).permutation(uniq))}
     f = np.array([fold_of[g] for g in groups])
@@ -78,45 +78,60 @@ def _grouped_cv_auc(x: np.ndarray, y: np.ndarray, groups: np.ndarray, cols: list
             continue
         lr = LogisticRegression(C=1.0, max_iter=1000).fit(x[tr][:, cols], y[tr])
         aucs.append(roc_auc_score(y[te], lr.decision_function(x[te][:, cols])))
-    return float(np.mean(aucs)) if aucs else math.nan
+    return np.array(aucs)
+
+
+def auc_standard_error(auc: float, n_pos: int, n_neg: int) -> float:
+    """Hanley & McNeil (1982) standard error of an AUC estimate."""
+    if n_pos == 0 or n_neg == 0 or math.isnan(auc):
+        return math.inf
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    var = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)) / (n_pos * n_neg)
+    return math.sqrt(max(var, 0.0))
 
 
 def fit_anchor(x: np.ndarray, y: np.ndarray, groups: np.ndarray, layer: nn.Linear) -> dict[str, Any]:
     """Fit the anchor logistic regression into ``layer`` and freeze it.
 
-    Two candidates, chosen by query-grouped 5-fold cross-validated AUC: the vote share with the
-    neighbour-label inputs (a calibration of majority voting by how hard similar labelled queries
-    were) and all anchor inputs (standardised). Both propagate labels. With one class only, the
-    anchor is the constant base rate.
+    Candidates, simplest first: ``share`` (the vote share alone: a monotone calibration of majority
+    voting, same ranking), ``share_nbr`` (plus the neighbour-label inputs: how hard similar
+    labelled queries were) and ``full`` (every anchor input, standardised). Query-grouped 5-fold
+    cross-validation scores them and the one-standard-error rule picks the simplest candidate
+    within one standard error of the best, so few labels give the calibrated vote and more labels
+    buy more structure. With one class only, the anchor is the constant base rate.
 
     Returns:
-        ``{"anchor": "share"|"full"|"constant", "cv_auc_share", "cv_auc_full"}``.
+        ``{"anchor": name, "cv_auc": {name: mean fold AUC}}``.
     """
-    info: dict[str, Any] = {"anchor": "constant"}
+    info: dict[str, Any] = {"anchor": "constant", "cv_auc": {}}
     with torch.no_grad():
         layer.weight.zero_()
         if len(np.unique(y)) < 2:
             rate = float(np.clip(y.mean() if len(y) else 0.5, 0.02, 0.98))
             layer.bias.fill_(math.log(rate / (1 - rate)))
-        else:
-            mean, std = x.mean(0), x.std(0)
-            std = np.where(std > 1e-8, std, 1.0)
-            xs = (x - mean) / std
-            full_cols = list(range(x.shape[1]))
-            share_cols = [0, *range(x.shape[1] - NUM_NEIGHBOUR_FEATURES, x.shape[1])]
-            info["cv_auc_share"] = _grouped_cv_auc(xs, y, groups, share_cols)
-            info["cv_auc_full"] = _grouped_cv_auc(xs, y, groups, full_cols)
-            use_full = not math.isnan(info["cv_auc_full"]) and (
-                math.isnan(info["cv_auc_share"]) or info["cv_auc_full"] > info["cv_auc_share"]
-            )
-            cols = full_cols if use_full else share_cols
-            info["anchor"] = "full" if use_full else "share"
-            lr = LogisticRegression(C=1.0, max_iter=1000).fit(xs[:, cols], y)
-            w = np.zeros(x.shape[1])
-            w[cols] = lr.coef_[0]
-            # Fold the standardisation into the layer: w'x + b' == w((x - mean) / std) + b.
-            layer.weight.copy_(torch.as_tensor(w / std, dtype=torch.float32)[None])
-            layer.bias.fill_(float(lr.intercept_[0] - (w * mean / std).sum()))
+            layer.requires_grad_(False)
+            return info
+        mean, std = x.mean(0), x.std(0)
+        std = np.where(std > 1e-8, std, 1.0)
+        xs = (x - mean) / std
+        nbr = list(range(x.shape[1] - NUM_NEIGHBOUR_FEATURES, x.shape[1]))
+        candidates = {"share": [0], "share_nbr": [0, *nbr], "full": list(range(x.shape[1]))}
+        folds = {name: _grouped_cv_aucs(xs, y, groups, cols) for name, cols in candidates.items()}
+        info["cv_auc"] = {name: float(a.mean()) if len(a) else None for name, a in folds.items()}
+        name = "share"
+        scored = {n: a for n, a in folds.items() if len(a) >= 2}
+        if scored:
+            best = max(scored, key=lambda n: scored[n].mean())
+            bar = scored[best].mean() - scored[best].std(ddof=1) / math.sqrt(len(scored[best]))
+            name = next(n for n in candidates if n in scored and scored[n].mean() >= bar)
+        cols = candidates[name]
+        info["anchor"] = name
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit(xs[:, cols], y)
+        w = np.zeros(x.shape[1])
+        w[cols] = lr.coef_[0]
+        # Fold the standardisation into the layer: w'x + b' == w((x - mean) / std) + b.
+        layer.weight.copy_(torch.as_tensor(w / std, dtype=torch.float32)[None])
+        layer.bias.fill_(float(lr.intercept_[0] - (w * mean / std).sum()))
     layer.requires_grad_(False)
     return info
 
@@ -230,6 +245,8 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
             model, forward, y, sampler, val_rollouts, cfg.fit.epochs, cfg.fit.lr, cfg.fit.weight_decay,
             cfg.fit.patience, seed,
         )  # fmt: skip
+        if cfg.gnn.vote_anchor:
+            auc, epoch = _gate_residual(model, history, auc, epoch, y[val_rollouts].numpy())
         per_seed.append({"seed": seed, "val_auc": auc, "best_epoch": epoch})
         logger.info("seed %d: best validation AUC %.4f at epoch %d", seed, auc, epoch)
         if best is None or auc > best[0]:
@@ -256,6 +273,22 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
         **anchor_info,
     }
     return FitResult(model=model, metrics=metrics, train_queries=train_q, val_queries=val_q, history=history)
+
+
+def _gate_residual(model: MemRewardGNN, history: list, auc: float, epoch: int, y_val: np.ndarray):
+    """Keep the GNN residual only if it beats the anchor alone by one AUC standard error on validation.
+
+    Validation sets of a few labelled queries make the best epoch's AUC optimistic; without a
+    significant gain the residual is zeroed and the model IS the cross-validated anchor.
+    """
+    anchor_auc = history[0]["val_auc"]
+    n_pos, n_neg = int(y_val.sum()), int(len(y_val) - y_val.sum())
+    if epoch > 0 and not math.isnan(anchor_auc) and auc > anchor_auc + auc_standard_error(anchor_auc, n_pos, n_neg):
+        return auc, epoch
+    with torch.no_grad():
+        model.head[-1].weight.zero_()
+        model.head[-1].bias.zero_()
+    return anchor_auc, 0
 
 
 def full_label_inputs(memory: ExperienceMemory) -> Tensor:

@@ -58,22 +58,42 @@ def test_fit_restores_best_weights_and_reports(trained):
     cfg, mem, result = trained
     m = result.metrics
     assert m["best_seed"] == 0 and 0 <= m["best_epoch"] <= cfg.fit.epochs
-    best = max(h["val_auc"] for h in result.history if h["val_auc"] == h["val_auc"])
-    assert m["val_auc"] == pytest.approx(best)
-    assert {"val_f1", "val_cag", "anchor", "per_seed"} <= set(m)
+    aucs = [h["val_auc"] for h in result.history]
+    if m["best_epoch"] > 0:  # the residual beat the anchor significantly: best epoch kept
+        assert m["val_auc"] == pytest.approx(max(a for a in aucs if a == a))
+    else:  # residual gated off: the model is exactly the anchor
+        assert m["val_auc"] == pytest.approx(aucs[0])
+        assert not result.model.head[-1].weight.any()
+    assert {"val_f1", "val_cag", "anchor", "cv_auc", "per_seed"} <= set(m)
+    assert m["anchor"] in ("share", "share_nbr", "full")
 
 
-def test_changing_memory_labels_changes_unlabelled_predictions(trained):
+@pytest.fixture(scope="module")
+def propagating(embedder):
+    """Few rollouts per query (a weak vote), difficulty shared by similar queries, half labelled."""
+    from memreward_verl.config import MemRewardConfig
+    from memreward_verl.groups import encode_groups
+    from memreward_verl.testing import arithmetic_rollouts
+
+    cfg = MemRewardConfig()
+    cfg.fit.epochs, cfg.fit.patience, cfg.fit.seeds = 40, 10, (0,)
+    groups = encode_groups(arithmetic_rollouts(n_queries=120, n_rollouts=2, seed=5), embedder, cfg)
+    mem = ExperienceMemory(groups, groups.query_ids[:60])
+    return cfg, mem, fit_gnn(mem, cfg)
+
+
+def test_changing_memory_labels_changes_unlabelled_predictions(propagating):
     """Propagation: labels in the memory reach unlabelled queries (the reference's defect #1)."""
-    cfg, mem, result = trained
+    cfg, mem, result = propagating
+    assert result.metrics["anchor"] in ("share_nbr", "full") or result.metrics["best_epoch"] > 0
     rq = mem.groups.rollout_query
-    unl = rq >= LABELLED
+    unl = rq >= 60
     before = predict_memory(result.model, mem, cfg)
     flipped = ExperienceMemory(mem.groups, mem.labelled_ids)
     flipped.set_labels(np.where(mem.labels >= 0, 1 - mem.labels, -1))
     after = predict_memory(result.model, flipped, cfg)
     assert np.abs(after[unl] - before[unl]).max() > 1e-3
-    new = _subset(mem.groups, np.arange(LABELLED, LABELLED + 5))
+    new = _subset(mem.groups, np.arange(60, 70))
     p1 = Predictor(result.model, mem, cfg).predict_groups(new)
     p2 = Predictor(result.model, flipped, cfg).predict_groups(new)
     assert np.abs(p1 - p2).max() > 1e-3
