@@ -30,16 +30,16 @@ from memreward_verl.evaluate import ALL_METHODS, encode_cached, evaluate, strip_
 from memreward_verl.rollouts import read_rollouts
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_SETS = (
+DEFAULT_SETS = (  # small to large, so a long run leaves the small sets' results early
+    "aime25",
+    "qwen_math",
+    "game24_standard",
+    "game24_cot",
+    "routerbench_mbpp",
     "gsm8k_solutions",
     "faithful_cot_gsm8k:300",  # first 300 of 1,319 questions: embedding all 39,570 takes hours on 2 cores
-    "qwen_math",
-    "aime25",
-    "routerbench_mbpp",
+    "codet_humaneval_labelled",  # `memreward label` output of codet_humaneval.jsonl
     "routerbench_arc",
-    "game24_cot",
-    "game24_standard",
-    "codet_humaneval_labelled",
 )
 
 
@@ -120,13 +120,22 @@ def main() -> None:
             "embed_s": round(embed_s, 1),
             "runs": runs,
         }
-    md = table(results, methods)
+        _write(results, methods, args)  # after every set, so a long run leaves usable results
+    print(table(results, methods))
+
+
+def _write(results: dict, methods: list[str], args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"label_ratio": args.label_ratio, "seeds": args.seeds, "machine": _machine(), "methods": methods}
+    meta = {
+        "label_ratio": args.label_ratio,
+        "seeds": args.seeds,
+        "fit_seeds": args.fit_seeds,
+        "machine": _machine(),
+        "methods": methods,
+    }
     out.write_text(json.dumps({"meta": meta, "results": results}, indent=2), encoding="utf-8")
-    out.with_suffix(".md").write_text(md + "\n", encoding="utf-8")
-    print(md)
+    out.with_suffix(".md").write_text(table(results, methods) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -70,10 +70,12 @@ class EmbedConfig:
 class MemoryConfig:
     """Experience memory and its query index."""
 
-    # Above this many queries the faiss index becomes approximate (IVF); exact below it.
-    approx_index_threshold: int = 50_000
+    # Above this many queries the faiss index becomes approximate (IVF); exact below it. An exact
+    # search is O(memory) per call; IVF with nprobe 8 of 1024 lists keeps a call's kNN cost near
+    # flat up to 1e5 queries (benchmarks/results/cost.md) at some recall cost.
+    approx_index_threshold: int = 20_000
     ivf_nlist: int = 1024
-    ivf_nprobe: int = 32
+    ivf_nprobe: int = 8
 
     def __post_init__(self) -> None:
         _check(self.approx_index_threshold > 0, "MemoryConfig.approx_index_threshold must be > 0")

@@ -79,23 +79,26 @@ def query_knn_edges(
         return torch.zeros((2, 0), dtype=torch.long)
     if mode == "both":
         _, ids = QueryIndex(query_emb).search(query_emb, k + 1)
-        pairs = {(int(j), i) for i in range(n) for j in ids[i] if j >= 0 and j != i}
-        pairs |= {(d, s) for s, d in pairs}
-    else:
-        if labelled is None:
-            raise ValueError("query_knn_edges(mode='to_memory') needs the labelled mask")
-        mem = np.flatnonzero(labelled)
-        if len(mem) == 0:
-            return torch.zeros((2, 0), dtype=torch.long)
-        _, ids = QueryIndex(query_emb[mem]).search(query_emb, k + 1)
-        pairs = set()
-        for i in range(n):
-            for j in mem[ids[i][ids[i] >= 0]]:
-                if j == i:
-                    continue
-                pairs.add((i, int(j)))  # new/any query -> labelled neighbour
-                if labelled[i]:
-                    pairs.add((int(j), i))
+        src = ids.reshape(-1)
+        dst = np.repeat(np.arange(n), ids.shape[1])
+        keep = (src >= 0) & (src != dst)
+        src, dst = src[keep], dst[keep]
+        key = np.unique(np.concatenate([src * n + dst, dst * n + src]))  # symmetric, sorted, unique
+        return torch.as_tensor(np.stack([key // n, key % n]), dtype=torch.long)
+    if labelled is None:
+        raise ValueError("query_knn_edges(mode='to_memory') needs the labelled mask")
+    mem = np.flatnonzero(labelled)
+    if len(mem) == 0:
+        return torch.zeros((2, 0), dtype=torch.long)
+    _, ids = QueryIndex(query_emb[mem]).search(query_emb, k + 1)
+    pairs = set()
+    for i in range(n):
+        for j in mem[ids[i][ids[i] >= 0]]:
+            if j == i:
+                continue
+            pairs.add((i, int(j)))  # new/any query -> labelled neighbour
+            if labelled[i]:
+                pairs.add((int(j), i))
     edges = sorted(pairs)
     return torch.tensor(edges, dtype=torch.long).t().reshape(2, -1)
 

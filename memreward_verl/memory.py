@@ -87,7 +87,8 @@ class ExperienceMemory:
         if unknown:
             raise ValueError(f"labelled query ids not in the memory: {unknown[:5]}{' ...' if len(unknown) > 5 else ''}")
         self.labelled_ids = sorted(set(labelled_ids))
-        is_labelled_query = np.array([qid in set(self.labelled_ids) for qid in groups.query_ids], dtype=bool)
+        labelled = set(self.labelled_ids)
+        is_labelled_query = np.array([qid in labelled for qid in groups.query_ids], dtype=bool)
         self.query_labelled = is_labelled_query
         mask = is_labelled_query[groups.rollout_query]
         self.labels = np.where(mask, groups.labels, -1).astype(np.int8)

@@ -61,3 +61,20 @@ def test_answer_keys_canonicalise():
     assert choice_key("I am not sure") is None
     assert code_key("def f(x):\n    # comment\n    return x\n") == code_key("def f(x):\n\n    return x")
     assert answer_key("Paris.", "geography") == "paris"
+
+
+def test_embedder_is_offline_normalised_and_deduplicating(embedder):
+    import numpy as np
+
+    assert embedder.model_id == "sentence-transformers/all-MiniLM-L6-v2@256" and embedder.dim == 384
+    emb = embedder.encode(["same text", "", "same text", "other text"])
+    assert emb.shape == (4, 384) and emb.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, rtol=1e-5)
+    assert np.array_equal(emb[0], emb[2]) and not np.allclose(emb[0], emb[3])
+
+
+def test_package_exports_resolve():
+    import memreward_verl
+
+    for name in memreward_verl.__all__:
+        assert getattr(memreward_verl, name) is not None
