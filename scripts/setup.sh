@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# One-time set-up on a fresh machine with Python 3.11: CPU torch first (a bare `pip install verl`
-# would pull a CUDA torch), then this package with its test extras. Idempotent.
+# One-time set-up on a fresh machine with Python 3.11. Idempotent.
+#  1. CPU torch first: a bare `pip install verl` would pull a CUDA torch (GBs of CUDA libraries).
+#  2. verl alone: resolving verl together with everything else sends pip's resolver into long
+#     backtracking (wandb / opentelemetry); resolved alone it installs at once.
+#  3. this package with its test extras; verl and torch are then already satisfied.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=python3
-"$PY" -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
-"$PY" -m pip install --quiet --disable-pip-version-check -e ".[test]"
-"$PY" -c "import memreward_verl, verl, torch_geometric, faiss, ray; print('memreward_verl set up:', memreward_verl.__version__)"
+PIP="python3 -m pip install --quiet --disable-pip-version-check"
+$PIP "torch==2.13.0"
+$PIP "verl==0.9.1"
+$PIP -e ".[test]"
+python3 -c "import memreward_verl, verl, torch_geometric, faiss, ray; print('memreward_verl set up:', memreward_verl.__version__)"

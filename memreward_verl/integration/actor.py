@@ -1,0 +1,155 @@
+"""The graph-memory worker: ONE named Ray actor per job wrapping :class:`MemoryService`.
+
+Every reward worker's manager fetches it with ``get_if_exists``, so all rollouts of a uid meet in
+one place whichever reward worker they were sent to. The actor is async (thousands of rollouts may
+wait for their groups at once), restartable (``max_restarts``; a restart reloads the artifact, or the
+last saved state with ``grow_memory``), and callers retry a bounded number of times when it dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import ray
+from ray.exceptions import RayActorError
+
+from memreward_verl.integration.config import MemRewardOptions
+from memreward_verl.reward import RewardRule, RewardSample
+from memreward_verl.service import GroupOutcome, ServiceConfig, load_service
+
+__all__ = ["MemoryWorker", "get_memory_worker", "WorkerClient", "rule_from_options", "service_config_from_options"]
+
+logger = logging.getLogger(__name__)
+
+
+def rule_from_options(opts: MemRewardOptions) -> RewardRule:
+    return RewardRule(opts.reward_mode, opts.hard_rule, opts.threshold, opts.abstain_band, opts.abstain_reward)
+
+
+def service_config_from_options(opts: MemRewardOptions) -> ServiceConfig:
+    return ServiceConfig(
+        group_timeout_s=opts.group_timeout_s,
+        on_timeout=opts.on_timeout,
+        embed_batch_size=opts.embed_batch_size,
+        grow_memory=opts.grow_memory,
+        refit_every=opts.refit_every,
+        state_dir=opts.state_dir,
+    )
+
+
+class MemoryWorker:
+    """Actor body (a plain class made remote in :func:`get_memory_worker`).
+
+    Args:
+        options: :meth:`MemRewardOptions.to_dict` of the job (plain data travels well between processes).
+    """
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        import torch
+
+        opts = MemRewardOptions.from_mapping(options)
+        self.options = dict(options)
+        torch.set_num_threads(max(1, int(opts.worker_num_cpus)))
+        self.service = load_service(opts.artifact_dir, rule_from_options(opts), service_config_from_options(opts))
+        logger.info("memreward worker %r ready: %r", opts.worker_name, self.service.predictor.memory)
+
+    async def describe(self) -> dict[str, Any]:
+        """Labelled query ids, embedder id and memory size: what managers need at start-up."""
+        return {
+            "labelled_ids": sorted(self.service.labelled_ids),
+            "model_id": self.service.embedder.model_id,
+            "memory_queries": self.service.predictor.memory.num_queries,
+            "options": self.options,
+        }
+
+    async def predict(self, sample: RewardSample, group_size: int) -> GroupOutcome:
+        return await self.service.predict(sample, group_size)
+
+    async def observe(self, sample: RewardSample, label: float, group_size: int) -> None:
+        await self.service.observe(sample, label, group_size)
+
+    async def stats(self) -> dict[str, int]:
+        return self.service.stats()
+
+    async def ping(self) -> int:
+        import os
+
+        return os.getpid()
+
+
+def get_memory_worker(opts: MemRewardOptions) -> ray.actor.ActorHandle:
+    """The job's memory worker, created by whichever manager asks first."""
+    return (
+        ray.remote(MemoryWorker)
+        .options(
+            name=opts.worker_name,
+            get_if_exists=True,
+            max_restarts=opts.worker_max_restarts,
+            max_concurrency=opts.worker_max_concurrency,
+            num_cpus=opts.worker_num_cpus,
+        )
+        .remote(opts.to_dict())
+    )
+
+
+class WorkerClient:
+    """A manager's handle on the memory worker: keeps the actor alive and retries calls when it dies.
+
+    A non-detached actor lives while a handle to it does, so each manager holds one for its lifetime.
+    Errors raised by the service itself (a timeout, a malformed sample) are not retried.
+
+    Args:
+        opts: the job's options (worker name, resources, retries, backoff).
+    """
+
+    def __init__(self, opts: MemRewardOptions) -> None:
+        self.opts = opts
+        self.handle = get_memory_worker(opts)
+        # Dropping the creating handle would end the actor (its owner's reference), so every distinct
+        # actor this client created or found is kept referenced here.
+        self._keep = {self.handle._actor_id.hex(): self.handle}
+
+    async def call(self, method: str, *args: Any) -> Any:
+        """Await ``method(*args)`` on the worker.
+
+        Raises:
+            RayActorError: the last failure after ``request_retries`` retries.
+        """
+        attempts = self.opts.request_retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                return await getattr(self.handle, method).remote(*args)
+            except RayActorError as exc:
+                if attempt == attempts:
+                    logger.error("[Attempt %d/%d] memreward worker %s: %s; giving up", attempt, attempts, method, exc)
+                    raise
+                delay = self.opts.retry_backoff_s * 2 ** (attempt - 1)
+                logger.warning(
+                    "[Attempt %d/%d] memreward worker %s failed (%s); retrying in %.1fs",
+                    attempt, attempts, method, exc, delay,
+                )  # fmt: skip
+                await asyncio.sleep(delay)
+                await self._wait_ready()
+        raise AssertionError("unreachable")
+
+    async def _wait_ready(self) -> None:
+        """Wait (at most ``worker_restart_timeout_s``) until the restarted or re-created worker answers."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.opts.worker_restart_timeout_s
+        while True:
+            handle = get_memory_worker(self.opts)  # the restarting actor, or a new one if it is gone
+            self.handle = self._keep.setdefault(handle._actor_id.hex(), handle)
+            try:
+                await self.handle.ping.remote()
+                return
+            except RayActorError as exc:
+                if loop.time() > deadline:
+                    logger.error("memreward worker not back after %.0fs: %s", self.opts.worker_restart_timeout_s, exc)
+                    return  # the next attempt fails and reports
+                await asyncio.sleep(0.5)
+
+    def call_sync(self, method: str, *args: Any) -> Any:
+        """Blocking :meth:`call` for code outside an event loop (start-up)."""
+        return ray.get(getattr(self.handle, method).remote(*args))

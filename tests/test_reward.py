@@ -1,0 +1,67 @@
+"""reward.py: routing, reward modes and the fixed extra-info keys."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from memreward_verl.reward import EXTRA_KEYS, RewardRule, RewardSample, SampleReward, route_sample
+
+
+def _sample(**kw):
+    base = dict(uid="u", query_id="q1", data_source="openai/gsm8k", question="1+1?", response="#### 2")
+    base.update(kw)
+    return RewardSample(**base)
+
+
+def test_route_validation_labelled_unlabelled():
+    """Validation first, then the labelled set, then the prediction (also for a missing query id)."""
+    labelled = frozenset({"q1"})
+    assert route_sample(_sample(is_validation=True), labelled) == "validation"
+    assert route_sample(_sample(), labelled) == "ground_truth"
+    assert route_sample(_sample(query_id="q2"), labelled) == "predicted"
+    assert route_sample(_sample(query_id=None), labelled) == "predicted"
+
+
+def test_modes_hard_soft_abstain():
+    """hard thresholds, soft passes probabilities, abstain gives a constant only to unsure groups."""
+    p = np.array([0.2, 0.45, 0.55, 0.9])
+    r, ab = RewardRule("hard", threshold=0.5).group_rewards(p)
+    assert r.tolist() == [0, 0, 1, 1] and not ab
+    r, _ = RewardRule("soft").group_rewards(p)
+    assert np.allclose(r, p)
+    unsure = np.array([0.4, 0.45, 0.55, 0.6])
+    r, ab = RewardRule("abstain", abstain_band=0.15, abstain_reward=0.0).group_rewards(unsure)
+    assert ab and r.tolist() == [0, 0, 0, 0]
+    r, ab = RewardRule("abstain", abstain_band=0.15).group_rewards(p)
+    assert not ab and r.tolist() == [0, 0, 1, 1]
+
+
+def test_expected_cag_rule_runs():
+    """expected_cag gives 0/1 rewards for a group (decision.py)."""
+    r, _ = RewardRule("hard", hard_rule="expected_cag").group_rewards(
+        np.array([0.9, 0.9, 0.1, 0.1]), np.array([0, 0, 1, 1])
+    )
+    assert set(r.tolist()) <= {0.0, 1.0}
+
+
+def test_bad_rule_names_choices():
+    """Unknown mode/rule: the error lists the choices."""
+    with pytest.raises(ValueError, match="hard.*soft.*abstain"):
+        RewardRule("median")
+    with pytest.raises(ValueError, match="threshold"):
+        RewardRule(hard_rule="vote")
+
+
+def test_extra_info_keys_fixed():
+    """Every kind of result has exactly the same keys; hidden_gt is logged, not the reward."""
+    a = SampleReward.from_verifier(1.0, "ground_truth").extra_info()
+    b = SampleReward.from_prediction(0.0, 0.3, 1.0, abstained=False, timed_out=False, neutral=False)
+    c = SampleReward.from_prediction(0.0, math.nan, None, abstained=True, timed_out=True, neutral=True)
+    assert tuple(a) == tuple(b.extra_info()) == tuple(c.extra_info()) == EXTRA_KEYS
+    assert b.score == 0.0 and b.hidden_gt == 1.0 and b.pred_correct == 0.0
+    assert c.extra_info()["reward_source"] == "neutral" and math.isnan(c.pred_correct)
+    with pytest.raises(ValueError, match="validation"):
+        SampleReward.from_verifier(1.0, "predicted")
