@@ -130,13 +130,19 @@ def fit_anchor(x: np.ndarray, y: np.ndarray, groups: np.ndarray, layer: nn.Linea
         w = np.zeros(x.shape[1])
         w[cols] = lr.coef_[0]
         intercept = float(lr.intercept_[0])
-        if name == "share" and w[0] <= 0:
+        if w[0] <= 0:
             # Agreeing with more of the group is never taken as evidence of being wrong: a few
-            # labels that say so are noise (or an unreadable answer format), so keep the vote's
-            # ranking with a flat calibration instead of inverting it.
+            # labels that say so are noise (or an unreadable answer format, where everyone
+            # "agrees"). Refit without the share and keep the vote's ranking for ties.
+            rest = [c for c in cols if c != 0]
+            w[:] = 0.0
             rate = float(np.clip(y.mean(), 0.02, 0.98))
-            w[0], intercept = 1e-3, math.log(rate / (1 - rate))
-            info["anchor"] = "share_flat"
+            intercept = math.log(rate / (1 - rate))
+            if rest:
+                lr = LogisticRegression(C=1.0, max_iter=1000).fit(xs[:, rest], y)
+                w[rest], intercept = lr.coef_[0], float(lr.intercept_[0])
+            w[0] = 1e-3
+            info["anchor"] = f"{name}_flat"
         # Fold the standardisation into the layer: w'x + b' == w((x - mean) / std) + b.
         layer.weight.copy_(torch.as_tensor(w / std, dtype=torch.float32)[None])
         layer.bias.fill_(float(intercept - (w * mean / std).sum()))
