@@ -81,15 +81,6 @@ def _grouped_cv_aucs(x: np.ndarray, y: np.ndarray, groups: np.ndarray, cols: lis
     return np.array(aucs)
 
 
-def auc_standard_error(auc: float, n_pos: int, n_neg: int) -> float:
-    """Hanley & McNeil (1982) standard error of an AUC estimate."""
-    if n_pos == 0 or n_neg == 0 or math.isnan(auc):
-        return math.inf
-    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
-    var = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)) / (n_pos * n_neg)
-    return math.sqrt(max(var, 0.0))
-
-
 def fit_anchor(x: np.ndarray, y: np.ndarray, groups: np.ndarray, layer: nn.Linear) -> dict[str, Any]:
     """Fit the anchor logistic regression into ``layer`` and freeze it.
 
@@ -260,7 +251,9 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
             cfg.fit.patience, seed,
         )  # fmt: skip
         if cfg.gnn.vote_anchor:
-            auc, epoch = _gate_residual(model, history, auc, epoch, y[val_rollouts].numpy())
+            auc, epoch = _gate_residual(
+                model, forward, history, epoch, val_rollouts, y[val_rollouts].numpy(), rq[val_rollouts.numpy()]
+            )
         per_seed.append({"seed": seed, "val_auc": auc, "best_epoch": epoch})
         logger.info("seed %d: best validation AUC %.4f at epoch %d", seed, auc, epoch)
         if best is None or auc > best[0]:
@@ -289,16 +282,46 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
     return FitResult(model=model, metrics=metrics, train_queries=train_q, val_queries=val_q, history=history)
 
 
-def _gate_residual(model: MemRewardGNN, history: list, auc: float, epoch: int, y_val: np.ndarray):
-    """Keep the GNN residual only if it beats the anchor alone by one AUC standard error on validation.
+def _query_bootstrap_gain(p_new: np.ndarray, p_old: np.ndarray, y: np.ndarray, q: np.ndarray, n: int = 200):
+    """Mean and std of AUC(p_new) - AUC(p_old) over bootstrap resamples of whole queries.
 
-    Validation sets of a few labelled queries make the best epoch's AUC optimistic; without a
-    significant gain the residual is zeroed and the model IS the cross-validated anchor.
+    Rollouts of one query are strongly correlated, so resampling QUERIES (not rollouts) gives an
+    honest spread when validation holds only a few of them.
+    """
+    rng = np.random.default_rng(0)
+    uniq = np.unique(q)
+    members = [np.flatnonzero(q == u) for u in uniq]
+    gains = []
+    for _ in range(n):
+        idx = np.concatenate([members[i] for i in rng.integers(0, len(uniq), len(uniq))])
+        if len(np.unique(y[idx])) == 2:
+            gains.append(roc_auc_score(y[idx], p_new[idx]) - roc_auc_score(y[idx], p_old[idx]))
+    return (float(np.mean(gains)), float(np.std(gains))) if len(gains) >= 20 else (0.0, math.inf)
+
+
+def _gate_residual(model: MemRewardGNN, forward, history: list, epoch: int, val_rollouts, y_val, q_val):
+    """Keep the GNN residual only if it beats the anchor alone by one query-bootstrap SE on validation.
+
+    The best epoch's validation AUC is optimistic (it was selected on the same queries); without a
+    gain larger than its query-level bootstrap standard error the residual is zeroed and the model
+    IS the cross-validated anchor.
+
+    Returns:
+        ``(validation AUC of the kept model, kept epoch)``.
     """
     anchor_auc = history[0]["val_auc"]
-    n_pos, n_neg = int(y_val.sum()), int(len(y_val) - y_val.sum())
-    if epoch > 0 and not math.isnan(anchor_auc) and auc > anchor_auc + auc_standard_error(anchor_auc, n_pos, n_neg):
-        return auc, epoch
+    if epoch > 0 and not math.isnan(anchor_auc):
+        with torch.no_grad():
+            p_new = forward(model, None)[val_rollouts].numpy()
+            saved = (model.head[-1].weight.clone(), model.head[-1].bias.clone())
+            model.head[-1].weight.zero_()
+            model.head[-1].bias.zero_()
+            p_old = forward(model, None)[val_rollouts].numpy()
+            model.head[-1].weight.copy_(saved[0])
+            model.head[-1].bias.copy_(saved[1])
+        gain, se = _query_bootstrap_gain(p_new, p_old, y_val, q_val)
+        if gain - se > 0:
+            return next(h["val_auc"] for h in history if h["epoch"] == epoch), epoch
     with torch.no_grad():
         model.head[-1].weight.zero_()
         model.head[-1].bias.zero_()
