@@ -153,9 +153,10 @@ class FitConfig:
 class RewardConfig:
     """How predicted probabilities become rewards (offline evaluation and verl alike)."""
 
-    # "threshold": p >= threshold (default; as good or better on 3 of 5 real sets, BENCHMARKS.md);
-    # "expected_cag": per group, the hard rewards with the least expected advantage error under
-    # the predicted probabilities (decision.py).
+    # "threshold": p >= threshold (the default, as in the paper); "expected_cag": per group, the
+    # hard rewards with the least expected advantage error under the predicted probabilities
+    # (decision.py). On MemReward's probabilities expected_cag was never worse than threshold in
+    # 8 measured runs (BENCHMARKS.md); it becomes the default once measured on every set.
     hard_rule: str = "threshold"
     threshold: float = 0.5
 
