@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from memreward_verl.config import MemRewardConfig
-from memreward_verl.decision import SINGLE_ANSWER_DOMAINS, hard_rewards
+from memreward_verl.decision import hard_rewards, single_answer
 from memreward_verl.evaluate import encode_cached, evaluate
 from memreward_verl.features import GROUP_FEATURES
 from memreward_verl.metrics import cag
@@ -43,7 +42,7 @@ def main() -> None:
         g = encode_cached(queries, cfg, cache_dir=HERE / "cache")
         rq = g.rollout_query
         clusters = g.cluster_ids(cfg.graph.agreement_cosine)
-        exclusive = np.isin(np.array(g.domains), SINGLE_ANSWER_DOMAINS)[rq]
+        exclusive = single_answer(g.domains)[rq]
         for seed in (int(s) for s in args.seeds.split(",")):
             rep = evaluate(queries, 0.2, seed, cfg, ["memreward"], g)
             te, y = rep["_predictions"]["test"], rep["_predictions"]["true"]

@@ -111,7 +111,7 @@ def reference_style(memory: ExperienceMemory, cfg: MemRewardConfig) -> tuple[np.
         gnn=dataclasses.replace(cfg.gnn, label_inputs=False, vote_anchor=False),
     )
     result = fit_gnn(memory, ref)
-    prob = predict_memory(result.model, memory, ref).astype(np.float64)
+    prob = predict_memory(result.model, memory, ref, result.graph).astype(np.float64)
     return prob, (prob >= 0.5).astype(np.int64)
 
 

@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["hard_rewards", "group_expected_cag_choice", "HARD_RULES", "SINGLE_ANSWER_DOMAINS"]
+__all__ = ["hard_rewards", "group_expected_cag_choice", "HARD_RULES", "SINGLE_ANSWER_DOMAINS", "single_answer"]
 
 HARD_RULES = ("threshold", "expected_cag")
 # Domains whose tasks have one right final answer: at most one answer cluster of a group is right.
 SINGLE_ANSWER_DOMAINS = ("math", "qa")
+
+
+def single_answer(domains) -> np.ndarray:
+    """``bool`` per entry of ``domains``: True where the task has a single right answer."""
+    return np.isin(np.asarray(domains, dtype=object), SINGLE_ANSWER_DOMAINS)
 
 
 def _advantages(r: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ it and refuse to mix embeddings of different models.
 
 from __future__ import annotations
 
+import abc
 import logging
 from pathlib import Path
 
@@ -25,14 +26,15 @@ _PACKAGED_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "all-minilm-l6-v2"}
 EMBEDDERS: Registry[type] = Registry("embedder")
 
 
-class Embedder:
+class Embedder(abc.ABC):
     """Base class: ``encode(texts) -> float32 [N, dim]`` with unit-norm rows."""
 
     model_id: str
     dim: int
 
+    @abc.abstractmethod
     def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
-        raise NotImplementedError
+        """Embed ``texts``: ``float32 [len(texts), dim]``, unit L2 norm per row."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model_id={self.model_id!r}, dim={self.dim})"

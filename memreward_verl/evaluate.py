@@ -21,7 +21,7 @@ import numpy as np
 
 from memreward_verl.baselines import BASELINES
 from memreward_verl.config import MemRewardConfig
-from memreward_verl.decision import SINGLE_ANSWER_DOMAINS, hard_rewards
+from memreward_verl.decision import hard_rewards, single_answer
 from memreward_verl.embed import Embedder, load_embedder
 from memreward_verl.fit import fit_gnn, predict_memory
 from memreward_verl.groups import EncodedGroups, encode_groups
@@ -94,9 +94,9 @@ def encode_cached(
 
 def _memreward(memory: ExperienceMemory, cfg: MemRewardConfig) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     result = fit_gnn(memory, cfg)
-    prob = predict_memory(result.model, memory, cfg).astype(np.float64)
+    prob = predict_memory(result.model, memory, cfg, result.graph).astype(np.float64)
     g = memory.groups
-    exclusive = np.isin(np.array(g.domains), SINGLE_ANSWER_DOMAINS)[g.rollout_query]
+    exclusive = single_answer(g.domains)[g.rollout_query]
     clusters = g.cluster_ids(cfg.graph.agreement_cosine)
     hard = hard_rewards(prob, g.rollout_query, clusters, rule=cfg.reward.hard_rule, exclusive=exclusive)
     return prob, hard, result.metrics

@@ -25,7 +25,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from torch import Tensor, nn
 
-from memreward_verl import schema as S
 from memreward_verl.config import MemRewardConfig
 from memreward_verl.gnn import NUM_NEIGHBOUR_FEATURES, MemRewardGNN
 from memreward_verl.graph import build_graph, query_label_inputs
@@ -42,6 +41,7 @@ class FitResult:
 
     model: nn.Module
     metrics: dict[str, Any]
+    graph: Any  # the memory graph it was trained on (reuse it for transductive prediction)
     train_queries: np.ndarray
     val_queries: np.ndarray
     history: list[dict[str, float]] = field(default_factory=list)
@@ -279,7 +279,9 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
         "conv": conv,
         **anchor_info,
     }
-    return FitResult(model=model, metrics=metrics, train_queries=train_q, val_queries=val_q, history=history)
+    return FitResult(
+        model=model, metrics=metrics, graph=graph, train_queries=train_q, val_queries=val_q, history=history
+    )
 
 
 def _query_bootstrap_gain(p_new: np.ndarray, p_old: np.ndarray, y: np.ndarray, q: np.ndarray, n: int = 200):
@@ -337,7 +339,6 @@ def full_label_inputs(memory: ExperienceMemory) -> Tensor:
 def predict_memory(model: nn.Module, memory: ExperienceMemory, cfg: MemRewardConfig, graph=None) -> np.ndarray:
     """Probabilities ``[R]`` for every rollout of the memory graph (transductive inference)."""
     graph = graph if graph is not None else build_graph(memory.groups, memory.labels, cfg.graph)
-    graph[S.QUERY].label_in = full_label_inputs(memory)
     model.eval()
     with torch.no_grad():
-        return torch.sigmoid(model(graph)).numpy()
+        return torch.sigmoid(model(graph, full_label_inputs(memory))).numpy()

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from memreward_verl.decision import HARD_RULES, hard_rewards
+from memreward_verl.decision import HARD_RULES, hard_rewards, single_answer
 
 __all__ = [
     "REWARD_MODES",
@@ -162,12 +162,16 @@ class RewardRule:
         if not 0.0 <= self.abstain_band < 0.5:
             raise ValueError(f"'abstain_band' must be in [0, 0.5) (got {self.abstain_band})")
 
-    def group_rewards(self, prob: np.ndarray, clusters: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
+    def group_rewards(
+        self, prob: np.ndarray, clusters: np.ndarray | None = None, domain: str | None = None
+    ) -> tuple[np.ndarray, bool]:
         """Rewards ``[n]`` of one group and whether the group abstained.
 
         Args:
             prob: ``[n]`` predicted probabilities of correctness.
             clusters: ``[n]`` answer-cluster ids (used by ``expected_cag``).
+            domain: the group's domain; single-answer domains let at most one cluster be right
+                (``expected_cag``), as in the offline evaluation.
         """
         prob = np.asarray(prob, dtype=np.float64)
         if self.mode == "soft":
@@ -175,5 +179,6 @@ class RewardRule:
         if self.mode == "abstain" and len(prob) and bool(np.all(np.abs(prob - self.threshold) <= self.abstain_band)):
             return np.full(len(prob), float(self.abstain_reward)), True
         group = np.zeros(len(prob), dtype=np.int64)
-        hard = hard_rewards(prob, group, clusters, rule=self.hard_rule, threshold=self.threshold)
+        exclusive = single_answer([domain] * len(prob)) if domain is not None else None
+        hard = hard_rewards(prob, group, clusters, self.hard_rule, self.threshold, exclusive=exclusive)
         return hard.astype(np.float64), False

@@ -275,7 +275,7 @@ class MemoryService:
         else:
             loop = asyncio.get_running_loop()
             prob, clusters = await loop.run_in_executor(self._executor, self._predict_sync, group.samples)
-            rewards, abstained = self.rule.group_rewards(prob, clusters)
+            rewards, abstained = self.rule.group_rewards(prob, clusters, group.samples[0].domain)
             out = [GroupOutcome(float(r), float(p), abstained, timed_out, False, n) for r, p in zip(rewards, prob)]
             self.counters["predicted_groups"] += 1
         if resolve and not group.future.done():

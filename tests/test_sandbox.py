@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -137,7 +138,7 @@ def test_escaped_daemon_dies_with_the_run():
 
 
 def test_writes_outside_the_workdir_do_not_reach_the_host(tmp_path):
-    target_tmp = f"/tmp/memreward_pwned_{os.getpid()}"
+    target_tmp = os.path.join(tempfile.gettempdir(), f"memreward_pwned_{os.getpid()}")
     target_etc = "/etc/memreward_pwned"
     target_project = str(Path(__file__).resolve().parents[1] / "memreward_pwned.txt")
     target_user = str(tmp_path / "pwned.txt")

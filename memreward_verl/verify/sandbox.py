@@ -547,6 +547,8 @@ def _sandbox_child_main() -> None:  # noqa: C901 - one self-contained program by
                         else:
                             libc.umount2(point.encode(), 2)
                         os.rmdir(point)
+                # A path inside the child's own private tmpfs on /tmp (mount namespace), never on
+                # the host; a literal because this function's source runs alone in the child.
                 workdir = "/tmp/work"
                 os.mkdir(workdir, 0o700)
             if prot["pid_namespace"]:
