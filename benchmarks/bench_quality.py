@@ -89,6 +89,9 @@ def main() -> None:
     p.add_argument("--methods", default=",".join(ALL_METHODS))
     p.add_argument("--fit-seeds", default="0,1,2", help="training seeds inside each evaluation")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--embed-model", default=None, help="embedder model name (e.g. all-MiniLM-L6-v2:int8); default: the config's"
+    )
     p.add_argument("--out", default=str(HERE / "results" / "quality.json"))
     p.add_argument("--render", nargs="+", default=None, help="only merge these result JSONs into --out's .md table")
     args = p.parse_args()
@@ -113,6 +116,8 @@ def main() -> None:
             continue
         queries = read_rollouts(path)[: int(limit) if limit else None]
         cfg = MemRewardConfig()
+        if args.embed_model:
+            cfg.embed.model_name = args.embed_model
         cfg.fit.seeds = tuple(int(s) for s in args.fit_seeds.split(","))
         t0 = time.perf_counter()
         groups = encode_cached(queries, cfg, cache_dir=HERE / "cache")

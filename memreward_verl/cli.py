@@ -25,6 +25,10 @@ SUBCOMMAND_MODULES = (
     "memreward_verl.verify.cli",
     "memreward_verl.evaluate_cli",
     "memreward_verl.synth_cli",
+    "memreward_verl.warmup.cli",
+    "memreward_verl.demo.cli",
+    "memreward_verl.acquisition.cli",
+    "memreward_verl.prepare.cli",
 )
 
 

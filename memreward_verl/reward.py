@@ -7,12 +7,19 @@ never receives its ground truth as reward: errors are raised, never answered wit
 Every result carries the same extra-info keys (:data:`EXTRA_KEYS`), because verl stacks them into
 one array per key: ``acc`` (the verifier's verdict when one was computed, else NaN),
 ``reward_source``, ``pred_prob``, ``hidden_gt`` (logged only, never a reward), ``pred_correct``,
-``abstained`` and ``timed_out``. Pure code: no verl or ray import.
+``abstained``, ``timed_out`` and online acquisition's ``acq_bought``, ``acq_spent``,
+``acq_pred_cag``, ``acq_real_cag`` (NaN for groups that were not offered). A group whose label
+acquisition bought has ``reward_source="acquired"``: its reward is the oracle's. Pure code: no
+verl or ray import.
+
+``reward_mode="majority_vote"`` needs no memory or GNN: :func:`majority_vote_rewards` gives a
+rollout 1 when its normalised answer is the group's most common one (TTRL-style pseudo-labels).
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,16 +32,23 @@ __all__ = [
     "HARD_RULES",
     "SOURCES",
     "EXTRA_KEYS",
+    "ACQ_KEYS",
+    "AcquisitionInfo",
     "RewardSample",
     "RewardRule",
     "SampleReward",
     "route_sample",
+    "majority_vote_rewards",
 ]
 
-REWARD_MODES = ("hard", "soft", "abstain")
-# reward_source values: validation and labelled prompts use the verifier, the rest the prediction.
-SOURCES = ("validation", "ground_truth", "predicted", "neutral")
-EXTRA_KEYS = ("acc", "reward_source", "pred_prob", "hidden_gt", "pred_correct", "abstained", "timed_out")
+REWARD_MODES = ("hard", "soft", "abstain", "majority_vote")
+# reward_source values: validation and labelled prompts use the verifier, the rest the prediction,
+# except the groups whose labels online acquisition bought ("acquired": the verifier's rewards).
+SOURCES = ("validation", "ground_truth", "predicted", "neutral", "acquired")
+# Online acquisition (NaN where the group was not offered): bought or not, labels spent in the step
+# so far, the strategy's predicted CAG of the pseudo rewards, the realised CAG (bought groups only).
+ACQ_KEYS = ("acq_bought", "acq_spent", "acq_pred_cag", "acq_real_cag")
+EXTRA_KEYS = ("acc", "reward_source", "pred_prob", "hidden_gt", "pred_correct", "abstained", "timed_out", *ACQ_KEYS)
 NAN = float("nan")
 
 
@@ -58,6 +72,8 @@ class RewardSample:
     is_validation: bool = False
     response_length: int = 0
     sample_key: str = ""
+    # verl's training step of the sample (V1 trainer: non_tensor_batch["global_steps"]); None when absent.
+    global_step: int | None = None
 
     def describe(self) -> str:
         """Short identification for error messages."""
@@ -74,6 +90,20 @@ def route_sample(sample: RewardSample, labelled_ids: frozenset[str] | set[str]) 
 
 
 @dataclass(frozen=True)
+class AcquisitionInfo:
+    """What online acquisition decided for a group (every field NaN: the group was not offered)."""
+
+    bought: float = NAN  # 1 bought, 0 offered and not bought
+    spent: float = NAN  # labels bought in the step so far, this group's included
+    pred_cag: float = NAN  # the strategy's expected CAG of the group's pseudo rewards
+    real_cag: float = NAN  # CAG of the pseudo rewards against the bought labels (bought groups only)
+
+    @property
+    def acquired(self) -> bool:
+        return self.bought == 1.0
+
+
+@dataclass(frozen=True)
 class SampleReward:
     """The reward of one sample and what verl logs beside it."""
 
@@ -85,6 +115,7 @@ class SampleReward:
     pred_correct: float = NAN
     abstained: bool = False
     timed_out: bool = False
+    acquisition: AcquisitionInfo = field(default_factory=AcquisitionInfo)
 
     def extra_info(self) -> dict[str, Any]:
         """The fixed-key ``reward_extra_info`` dict."""
@@ -96,6 +127,10 @@ class SampleReward:
             "pred_correct": float(self.pred_correct),
             "abstained": float(self.abstained),
             "timed_out": float(self.timed_out),
+            "acq_bought": float(self.acquisition.bought),
+            "acq_spent": float(self.acquisition.spent),
+            "acq_pred_cag": float(self.acquisition.pred_cag),
+            "acq_real_cag": float(self.acquisition.real_cag),
         }
 
     @classmethod
@@ -116,21 +151,36 @@ class SampleReward:
         timed_out: bool,
         neutral: bool,
         threshold: float = 0.5,
+        decision: float | None = None,
+        acquisition: AcquisitionInfo | None = None,
     ) -> SampleReward:
-        """Reward of an unlabelled sample; ``hidden_gt`` (or None) is only logged and compared."""
+        """Reward of an unlabelled sample; ``hidden_gt`` (or None) is only logged and compared.
+
+        ``pred_correct`` compares ``hidden_gt`` with ``decision >= 0.5`` when a decision is given
+        (majority vote: the pseudo-label itself), else with ``prob >= threshold``. With a bought
+        ``acquisition``, ``score`` is the oracle's reward, the source is ``"acquired"`` and ``acc``
+        is that reward; ``pred_prob`` stays the GNN's probability.
+        """
+        acquisition = acquisition or AcquisitionInfo()
         hidden = NAN if hidden_gt is None else float(hidden_gt)
         correct = NAN
-        if not math.isnan(hidden) and not math.isnan(prob):
+        if decision is not None:
+            if not math.isnan(hidden) and not math.isnan(decision):
+                correct = float((decision >= 0.5) == (hidden >= 0.5))
+        elif not math.isnan(hidden) and not math.isnan(prob):
             correct = float((prob >= threshold) == (hidden >= 0.5))
+        if acquisition.acquired and neutral:
+            raise ValueError("a neutral (timed-out) group is never offered, so it cannot have been acquired")
         return cls(
             score=float(score),
-            source="neutral" if neutral else "predicted",
+            source="acquired" if acquisition.acquired else "neutral" if neutral else "predicted",
             pred_prob=float(prob),
-            acc=hidden,
+            acc=float(score) if acquisition.acquired else hidden,
             hidden_gt=hidden,
             pred_correct=correct,
             abstained=abstained,
             timed_out=timed_out,
+            acquisition=acquisition,
         )
 
 
@@ -174,6 +224,8 @@ class RewardRule:
                 (``expected_cag``), as in the offline evaluation.
         """
         prob = np.asarray(prob, dtype=np.float64)
+        if self.mode == "majority_vote":
+            raise ValueError("reward mode 'majority_vote' votes on answers, not probabilities (majority_vote_rewards)")
         if self.mode == "soft":
             return prob.copy(), False
         if self.mode == "abstain" and len(prob) and bool(np.all(np.abs(prob - self.threshold) <= self.abstain_band)):
@@ -182,3 +234,28 @@ class RewardRule:
         exclusive = single_answer([domain] * len(prob)) if domain is not None else None
         hard = hard_rewards(prob, group, clusters, self.hard_rule, self.threshold, exclusive=exclusive)
         return hard.astype(np.float64), False
+
+
+def majority_vote_rewards(keys: list[str | None]) -> tuple[np.ndarray, np.ndarray, frozenset[str]]:
+    """TTRL-style pseudo-labels of one group from its rollouts' normalised answers.
+
+    A rollout gets 1 when its answer key is a plurality answer: one whose count is the largest in
+    the group. Ties: every answer tied for the largest count is a plurality answer (as the offline
+    ``majority_vote`` baseline does), so a group whose answers all differ gets all 1, which is zero
+    GRPO advantage. Unparseable rollouts (key ``None``) get 0 and never count; a group with no
+    parseable answer gets all 0.
+
+    Args:
+        keys: canonical answer key per rollout (``memreward_verl.answers.answer_key``).
+
+    Returns:
+        ``(rewards [n], shares [n], plurality keys)``: shares are the fraction of the group giving
+        the rollout's answer (0 for unparseable ones).
+    """
+    n = len(keys)
+    counts = Counter(k for k in keys if k is not None)
+    top = max(counts.values(), default=0)
+    plurality = frozenset(k for k, c in counts.items() if c == top)
+    rewards = np.array([float(k is not None and k in plurality) for k in keys], dtype=np.float64)
+    shares = np.array([counts[k] / n if k is not None else 0.0 for k in keys], dtype=np.float64)
+    return rewards, shares, plurality

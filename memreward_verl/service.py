@@ -8,6 +8,15 @@ it arrives (micro-batched), so the embedding overlaps generation and a completed
 GNN. A group still incomplete ``group_timeout_s`` after its first arrival is closed and handled as
 ``on_timeout`` says; stragglers that arrive after their group closed are handled the same way.
 
+Embedding is most of the service's CPU (scoring a complete group takes a few ms). Texts queued while
+the embedder is busy are embedded together on its next turn (micro-batches that grow with the
+backlog), in forward passes of at most ``embed_batch_size`` texts of similar length; texts already
+embedded (a prompt's question, frequent short answers such as "#### 18") come from a bounded cache
+of recent embeddings and are not embedded again.
+
+:class:`MajorityVoteService` collects groups the same way but needs no artifact: it rewards the
+rollouts whose normalised answer is the group's plurality answer (``reward_mode="majority_vote"``).
+
 The text-to-numbers path is :func:`memreward_verl.groups.encode_groups`, exactly as offline: the
 embedding cache only precomputes what it will ask for. Blocking work runs on one worker thread
 (torch uses its own intra-op threads); the public coroutines run on the caller's event loop. No Ray.
@@ -19,22 +28,38 @@ import asyncio
 import logging
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from memreward_verl.acquisition.online import AcquirerConfig, OnlineAcquirer
+from memreward_verl.acquisition.oracle import LabelOracle, OracleRequest, VerifierOracle
+from memreward_verl.acquisition.probes import GroupView
+from memreward_verl.answers import answer_key
 from memreward_verl.artifact import Artifact, ArtifactError, load_artifact, save_artifact
+from memreward_verl.config import TextConfig
+from memreward_verl.decision import single_answer
 from memreward_verl.embed import Embedder, load_embedder
 from memreward_verl.groups import EncodedGroups, encode_groups
 from memreward_verl.memory import ExperienceMemory
-from memreward_verl.reward import RewardRule, RewardSample
+from memreward_verl.reward import AcquisitionInfo, RewardRule, RewardSample, majority_vote_rewards
 from memreward_verl.rollouts import Query, Rollout
 from memreward_verl.text import build_node_text
 
-__all__ = ["ServiceConfig", "GroupOutcome", "MemoryService", "GroupTimeoutError", "concat_groups", "load_service"]
+__all__ = [
+    "ServiceConfig",
+    "GroupOutcome",
+    "MemoryService",
+    "MajorityVoteService",
+    "GroupTimeoutError",
+    "concat_groups",
+    "load_service",
+    "load_vote_service",
+    "read_labelled_ids_file",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -51,18 +76,32 @@ class ServiceConfig:
 
     group_timeout_s: float = 300.0
     on_timeout: str = "partial"
-    embed_batch_size: int = 256
+    # Most texts per embedder forward pass (similar lengths only; see embed.py).
+    embed_batch_size: int = 4
     grow_memory: bool = False
     refit_every: int = 0
     state_dir: str | None = None
     # Closed uids remembered to recognise stragglers.
     max_closed_uids: int = 100_000
+    # Embeddings of recent texts kept for reuse (384 floats each: 20k texts take 31 MB).
+    max_cached_texts: int = 20_000
+    # Most queued texts handed to the embedder in one turn of the worker thread; group scoring
+    # waits at most one turn.
+    embed_chunk: int = 64
+    # Online label acquisition (None: off); see MemoryService.
+    acquisition: AcquirerConfig | None = None
+    # Without global_steps in the samples: a new acquisition step after this many offered groups
+    # (None: one running step, so the budget fraction holds over all groups so far).
+    acquisition_step_groups: int | None = None
 
     def __post_init__(self) -> None:
         if self.on_timeout not in ON_TIMEOUT:
             raise ValueError(f"'on_timeout' must be one of {list(ON_TIMEOUT)} (got {self.on_timeout!r})")
         if self.group_timeout_s <= 0:
             raise ValueError(f"'group_timeout_s' must be > 0 (got {self.group_timeout_s})")
+        for name in ("embed_batch_size", "max_cached_texts", "embed_chunk"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"'{name}' must be >= 1 (got {getattr(self, name)})")
         if self.grow_memory and not self.state_dir:
             raise ValueError("'state_dir' is required when grow_memory is on")
 
@@ -77,6 +116,8 @@ class GroupOutcome:
     timed_out: bool = False
     neutral: bool = False
     group_size: int = 0
+    # Online acquisition's verdict on the group (all NaN: not offered); when bought, ``score`` is the oracle's.
+    acquisition: AcquisitionInfo = field(default_factory=AcquisitionInfo)
 
 
 @dataclass
@@ -89,6 +130,7 @@ class _Group:
     embeds: list[asyncio.Future] = field(default_factory=list)
     future: asyncio.Future | None = None
     closed: bool = False
+    straggler: bool = False  # a rollout that arrived after its group had closed, decided alone
 
 
 def concat_groups(a: EncodedGroups, b: EncodedGroups) -> EncodedGroups:
@@ -110,66 +152,37 @@ def concat_groups(a: EncodedGroups, b: EncodedGroups) -> EncodedGroups:
 
 
 class _CachedEmbedder(Embedder):
-    """Embedder view answering from texts embedded on arrival; misses are embedded now."""
+    """Embedder view answering from texts embedded on arrival; misses (evicted texts) are embedded now."""
 
-    def __init__(self, base: Embedder, cache: dict[str, np.ndarray]) -> None:
-        self.base, self.cache = base, cache
+    def __init__(self, base: Embedder, cache: Mapping[str, np.ndarray], batch_size: int) -> None:
+        self.base, self.cache, self.batch_size = base, cache, batch_size
         self.model_id, self.dim = base.model_id, base.dim
 
-    def encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
-        missing = sorted({t for t in texts if t not in self.cache})
-        if missing:
-            for t, v in zip(missing, self.base.encode(missing)):
-                self.cache[t] = v
+    def encode(self, texts: list[str], show_progress: bool = False, batch_size: int | None = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.stack([self.cache[t] for t in texts]).astype(np.float32)
+        # Read each text once: the event loop may evict entries meanwhile.
+        found = {t: self.cache.get(t) for t in texts}
+        missing = sorted(t for t, v in found.items() if v is None)
+        if missing:
+            found.update(zip(missing, self.base.encode(missing, batch_size=batch_size or self.batch_size)))
+        return np.stack([found[t] for t in texts]).astype(np.float32)
 
 
-class MemoryService:
-    """Collects rollouts by uid and scores complete groups with the artifact's predictor.
+class _GroupCollector:
+    """Collects rollouts by uid and decides each group once complete (or timed out): the shared part.
 
-    Args:
-        artifact: the loaded warm-up artifact (memory, model, config).
-        embedder: the embedder whose ``model_id`` matches the memory's.
-        rule: how a group's probabilities become rewards.
-        cfg: collection and growth settings.
-        clock: monotonic clock (tests substitute a fake).
-
-    Raises:
-        ArtifactError: when the embedder differs from the one the memory was built with.
+    Subclasses say what happens when a rollout arrives (:meth:`_on_arrival`) and how a group's
+    rewards are decided (:meth:`_decide`); timeouts, stragglers and failures are handled here.
     """
 
-    def __init__(
-        self,
-        artifact: Artifact,
-        embedder: Embedder,
-        rule: RewardRule | None = None,
-        cfg: ServiceConfig | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if embedder.model_id != artifact.memory.model_id:
-            raise ArtifactError(
-                f"the artifact's memory was embedded with {artifact.memory.model_id!r}, "
-                f"the embedder is {embedder.model_id!r}"
-            )
-        self.artifact = artifact
-        self.embedder = embedder
-        self.rule = rule or RewardRule()
-        self.cfg = cfg or ServiceConfig()
+    def __init__(self, rule: RewardRule, cfg: ServiceConfig, clock: Callable[[], float]) -> None:
+        self.rule = rule
+        self.cfg = cfg
         self.clock = clock
-        self.predictor = artifact.predictor()
-        self.labelled_ids = frozenset(artifact.labelled_ids)
         self.counters: Counter[str] = Counter()
-        self._cache: dict[str, np.ndarray] = {}
-        self._pending: dict[str, asyncio.Future] = {}
-        self._queue: list[str] = []
-        self._drainer: asyncio.Task | None = None
         self._groups: dict[tuple[str, str], _Group] = {}
         self._closed: OrderedDict[tuple[str, str], bool] = OrderedDict()
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="memreward-score")
-        self._refit_executor = ThreadPoolExecutor(1, thread_name_prefix="memreward-refit")
-        self._refit_running = False
 
     # -- public coroutines ----------------------------------------------------------------------
     async def predict(self, sample: RewardSample, group_size: int) -> GroupOutcome:
@@ -187,13 +200,28 @@ class MemoryService:
             return
         await self._join("grow", sample, group_size, float(label))
 
-    def stats(self) -> dict[str, int]:
-        """Counters (samples, groups, timeouts, stragglers, growth, refits) and open groups."""
-        return {**self.counters, "open_groups": len(self._groups), "memory_queries": self.predictor.memory.num_queries}
+    def stats(self) -> dict[str, float]:
+        """Counters (samples, groups, timeouts, stragglers) and open groups."""
+        return {**self.counters, "open_groups": len(self._groups)}
+
+    def describe(self) -> dict[str, object]:
+        """What managers need at start-up: labelled query ids, embedder id (or None), memory size."""
+        return {"labelled_ids": sorted(self.labelled_ids), "model_id": None, "memory_queries": 0}
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        self._refit_executor.shutdown(wait=False, cancel_futures=True)
+        """Stop background threads (none here)."""
+
+    # -- hooks ----------------------------------------------------------------------------------
+    def _on_arrival(self, sample: RewardSample) -> asyncio.Future | None:
+        """Work started when a rollout arrives; the group is decided once it is done."""
+        return None
+
+    async def _decide(self, group: _Group, timed_out: bool) -> list[GroupOutcome]:
+        """Rewards of a group (its arrival work is done)."""
+        raise NotImplementedError
+
+    async def _grow_group(self, group: _Group, timed_out: bool, resolve: bool = True) -> GroupOutcome:
+        raise NotImplementedError(f"{type(self).__name__} does not grow a memory")
 
     # -- collection -----------------------------------------------------------------------------
     async def _join(self, kind: str, sample: RewardSample, group_size: int, label: float | None) -> GroupOutcome:
@@ -215,7 +243,9 @@ class MemoryService:
         idx = len(group.samples)
         group.samples.append(sample)
         group.labels.append(label if label is not None else float("nan"))
-        group.embeds.append(asyncio.ensure_future(self._embed_on_arrival(sample)))
+        work = self._on_arrival(sample)
+        if work is not None:
+            group.embeds.append(work)
         if len(group.samples) >= group.size:
             self._close(kind, group, timed_out=False)
         remaining = group.first + self.cfg.group_timeout_s - self.clock()
@@ -254,9 +284,10 @@ class MemoryService:
     async def _straggler(self, kind: str, sample: RewardSample, label: float | None) -> GroupOutcome:
         """A rollout whose group already closed: scored alone, under the ``on_timeout`` policy."""
         self.counters[f"{kind}_stragglers"] += 1
-        group = _Group(uid=str(sample.uid), size=1, first=self.clock(), samples=[sample])
+        group = _Group(uid=str(sample.uid), size=1, first=self.clock(), samples=[sample], straggler=True)
         group.labels = [label if label is not None else float("nan")]
-        group.embeds = [asyncio.ensure_future(self._embed_on_arrival(sample))]
+        work = self._on_arrival(sample)
+        group.embeds = [] if work is None else [work]
         if kind == "grow":
             return await self._grow_group(group, timed_out=True, resolve=False)
         return (await self._score_group(group, timed_out=True, resolve=False))[0]
@@ -273,14 +304,219 @@ class MemoryService:
         if timed_out and self.cfg.on_timeout == "neutral":
             out = [GroupOutcome(self.rule.abstain_reward, float("nan"), True, True, True, n) for _ in range(n)]
         else:
-            loop = asyncio.get_running_loop()
-            prob, clusters = await loop.run_in_executor(self._executor, self._predict_sync, group.samples)
-            rewards, abstained = self.rule.group_rewards(prob, clusters, group.samples[0].domain)
-            out = [GroupOutcome(float(r), float(p), abstained, timed_out, False, n) for r, p in zip(rewards, prob)]
+            out = await self._decide(group, timed_out)
             self.counters["predicted_groups"] += 1
         if resolve and not group.future.done():
             group.future.set_result(out)
         return out
+
+
+class MemoryService(_GroupCollector):
+    """Collects rollouts by uid and scores complete groups with the artifact's predictor.
+
+    Args:
+        artifact: the loaded warm-up artifact (memory, model, config).
+        embedder: the embedder whose ``model_id`` matches the memory's.
+        rule: how a group's probabilities become rewards.
+        cfg: collection, growth and acquisition settings.
+        clock: monotonic clock (tests substitute a fake).
+        oracle: labels of bought groups with ``cfg.acquisition`` (default: :class:`VerifierOracle`,
+            the verifiers against the ground truth the samples carry).
+
+    Online acquisition (``cfg.acquisition``): every complete group (not a timed-out or straggling
+    one) whose samples carry a ground truth is offered to an :class:`OnlineAcquirer` once scored,
+    as a :class:`GroupView` of its probabilities, pseudo rewards, answer clusters and features.
+    A bought group gets the oracle's rewards; the acquirer learns from them (``record_bought``), and
+    the group joins the memory as labelled at the next step boundary, so every group of a step is
+    scored with the same memory. A group that is not bought gets its predicted rewards; only the
+    oracle reads ground truth, and only for bought groups. Step boundaries come from the samples'
+    ``global_step``; without it, from ``cfg.acquisition_step_groups`` offered groups; without
+    either, the run is one step (bought groups then join the memory at once).
+
+    Raises:
+        ArtifactError: when the embedder differs from the one the memory was built with.
+    """
+
+    def __init__(
+        self,
+        artifact: Artifact,
+        embedder: Embedder,
+        rule: RewardRule | None = None,
+        cfg: ServiceConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        oracle: LabelOracle | None = None,
+    ) -> None:
+        if embedder.model_id != artifact.memory.model_id:
+            raise ArtifactError(
+                f"the artifact's memory was embedded with {artifact.memory.model_id!r}, "
+                f"the embedder is {embedder.model_id!r}"
+            )
+        super().__init__(rule or RewardRule(), cfg or ServiceConfig(), clock)
+        self.artifact = artifact
+        self.embedder = embedder
+        self.predictor = artifact.predictor()
+        self.labelled_ids = frozenset(artifact.labelled_ids)
+        self.busy_s: Counter[str] = Counter()  # seconds the worker thread spent embedding / scoring
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._pending: dict[str, asyncio.Future] = {}
+        self._queue: list[str] = []
+        self._drainer: asyncio.Task | None = None
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="memreward-score")
+        self._refit_executor = ThreadPoolExecutor(1, thread_name_prefix="memreward-refit")
+        self._refit_running = False
+        self.acquirer: OnlineAcquirer | None = None
+        self.oracle: LabelOracle | None = None
+        if self.cfg.acquisition is not None:
+            self.acquirer = OnlineAcquirer(self.cfg.acquisition)
+            self.oracle = oracle or VerifierOracle()
+        self._acq_step: int | None = None  # the acquisition step in progress (None: none started)
+        self._acq_offered = 0  # groups offered in that step
+        self._acq_to_join: list[tuple[list[RewardSample], list[float]]] = []  # bought, joining at the boundary
+        self.acq_log: list[dict[str, object]] = []  # every offer, in order (the last 10,000)
+
+    def stats(self) -> dict[str, float]:
+        """Counters (samples, groups, timeouts, stragglers, texts embedded and reused, growth, refits),
+        open groups, memory size, and the seconds spent embedding (``embed_busy_s``) and scoring
+        (``score_busy_s``)."""
+        busy = {f"{k}_busy_s": round(v, 3) for k, v in self.busy_s.items()}
+        acq = self.acquirer.metrics() if self.acquirer is not None else {}
+        return {**super().stats(), **busy, **acq, "memory_queries": self.predictor.memory.num_queries}
+
+    def acquisition_state(self) -> dict[str, object]:
+        """Online acquisition so far: metrics, every offer (``log``), the groups the oracle was asked
+        for (``asked``), those the strategy learned from (``trained_on``) and those still to join
+        the memory (``to_join``). Empty when acquisition is off."""
+        if self.acquirer is None or self.oracle is None:
+            return {}
+        return {
+            "metrics": self.acquirer.metrics(),
+            "log": list(self.acq_log),
+            "asked": list(self.oracle.asked),
+            "trained_on": list(self.acquirer.strategy.trained_on),
+            "to_join": [str(samples[0].uid) for samples, _ in self._acq_to_join],
+            "joined": [q for q in self.predictor.memory.labelled_ids if "#acq" in q],
+        }
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "labelled_ids": sorted(self.labelled_ids),
+            "model_id": self.embedder.model_id,
+            "memory_queries": self.predictor.memory.num_queries,
+        }
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._refit_executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- scoring --------------------------------------------------------------------------------
+    def _on_arrival(self, sample: RewardSample) -> asyncio.Future:
+        return asyncio.ensure_future(self._embed_on_arrival(sample))
+
+    async def _decide(self, group: _Group, timed_out: bool) -> list[GroupOutcome]:
+        loop = asyncio.get_running_loop()
+        offer = self.acquirer is not None and not timed_out and not group.straggler
+        if offer:
+            self._acq_boundary(group.samples)
+        prob, clusters, feats = await loop.run_in_executor(self._executor, self._predict_sync, group.samples)
+        rewards, abstained = self.rule.group_rewards(prob, clusters, group.samples[0].domain)
+        n = len(group.samples)
+        info = AcquisitionInfo()
+        if offer:
+            rewards, info = await self._acquire(group, prob, rewards, clusters, feats)
+        return [
+            GroupOutcome(float(r), float(p), abstained and not info.acquired, timed_out, False, n, info)
+            for r, p in zip(rewards, prob)
+        ]
+
+    # -- online acquisition -----------------------------------------------------------------------
+    def _acq_boundary(self, samples: list[RewardSample]) -> None:
+        """Start a new acquisition step when the group belongs to a later one; bought groups join then.
+
+        Synchronous up to submitting the join to the worker thread, so any group scored after this
+        one (same thread, FIFO) is scored with the grown memory.
+        """
+        assert self.acquirer is not None
+        steps = [s.global_step for s in samples if s.global_step is not None]
+        if steps:
+            new = self._acq_step is None or max(steps) > self._acq_step
+            step = max(steps)
+        else:
+            size = self.cfg.acquisition_step_groups
+            new = self._acq_step is None or (size is not None and self._acq_offered >= size)
+            step = 0 if self._acq_step is None else self._acq_step + int(new)
+        if not new:
+            return
+        done = self.acquirer.new_step(step)
+        if self._acq_step is not None:
+            logger.info("acquisition step %s done: %s", self._acq_step, done)
+        self._acq_step, self._acq_offered = step, 0
+        pending, self._acq_to_join = self._acq_to_join, []
+        if pending:
+            self._executor.submit(self._join_acquired, pending)
+
+    async def _acquire(
+        self, group: _Group, prob: np.ndarray, pseudo: np.ndarray, clusters: np.ndarray, feats: np.ndarray
+    ) -> tuple[np.ndarray, AcquisitionInfo]:
+        """Offer the scored group; when bought, its oracle rewards (else ``pseudo``) and the verdict."""
+        assert self.acquirer is not None and self.oracle is not None
+        samples = group.samples
+        if any(s.ground_truth is None for s in samples):  # only presence is checked: nothing to buy
+            self.counters["acq_no_ground_truth"] += 1
+            return pseudo, AcquisitionInfo()
+        domain = samples[0].domain
+        view = GroupView(
+            group_id=group.uid,
+            probs=np.asarray(prob, dtype=np.float64),
+            pseudo=np.asarray(pseudo, dtype=np.float64),
+            clusters=np.asarray(clusters),
+            feats=feats,
+            exclusive=bool(single_answer([domain])[0]),
+        )
+        decision = self.acquirer.offer(view)
+        self._acq_offered += 1
+        spent = self.acquirer.budget.spent_step
+        self.acq_log.append(
+            {"uid": group.uid, "query_id": samples[0].query_id, "step": decision.step, "buy": decision.buy,
+             "priority": decision.priority, "pred_cag": decision.predicted_cag}
+        )  # fmt: skip
+        del self.acq_log[:-10_000]
+        if not decision.buy:
+            self.counters["acq_skipped"] += 1
+            return pseudo, AcquisitionInfo(0.0, float(spent), decision.predicted_cag)
+        first = samples[0]
+        request = OracleRequest(
+            group_id=group.uid,
+            data_source=first.data_source,
+            domain=first.domain,
+            ground_truth=first.ground_truth,
+            responses=[s.response for s in samples],
+            extra_info=first.extra_info,
+        )
+        try:
+            if any(s.ground_truth != first.ground_truth for s in samples):
+                raise ValueError(f"group uid={group.uid!r}: its samples carry different ground truths")
+            true = await asyncio.get_running_loop().run_in_executor(None, self.oracle, request)
+        except Exception:
+            self.acquirer.release(group.uid)
+            self.counters["acq_oracle_errors"] += 1
+            logger.exception("oracle failed on bought group uid=%r; its label went back to the budget", group.uid)
+            raise
+        real = self.acquirer.record_bought(group.uid, true)
+        self.counters["acq_bought"] += 1
+        self._acq_to_join.append((list(samples), [float(t) for t in true]))
+        if self.cfg.acquisition_step_groups is None and not any(s.global_step is not None for s in samples):
+            pending, self._acq_to_join = self._acq_to_join, []  # one running step: join now
+            self._executor.submit(self._join_acquired, pending)
+        return np.asarray(true, dtype=np.float64), AcquisitionInfo(1.0, float(spent), decision.predicted_cag, real)
+
+    def _join_acquired(self, groups: list[tuple[list[RewardSample], list[float]]]) -> None:
+        """Add bought groups to the memory as labelled (the grow path); errors are logged and counted."""
+        for samples, labels in groups:
+            try:
+                self._grow_sync(samples, labels, kind="acq")
+            except Exception:
+                self.counters["acq_join_errors"] += 1
+                logger.exception("bought group uid=%r could not join the memory", samples[0].uid)
 
     def _encode(self, samples: list[RewardSample], labels: list[float] | None, query_id: str) -> EncodedGroups:
         """The group as :class:`EncodedGroups`, through the offline path; ground truth never enters."""
@@ -290,14 +526,17 @@ class MemoryService:
             for i, s in enumerate(samples)
         ]
         query = Query(query_id, first.domain, first.data_source, first.question, None, rollouts)
-        return encode_groups([query], _CachedEmbedder(self.embedder, self._cache), self.artifact.cfg)
+        embedder = _CachedEmbedder(self.embedder, self._cache, self.cfg.embed_batch_size)
+        return encode_groups([query], embedder, self.artifact.cfg)
 
-    def _predict_sync(self, samples: list[RewardSample]) -> tuple[np.ndarray, np.ndarray]:
+    def _predict_sync(self, samples: list[RewardSample]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(probabilities, answer clusters, group features)`` of one group."""
+        start = time.perf_counter()
         groups = self._encode(samples, None, samples[0].query_id or str(samples[0].uid))
         prob = self.predictor.predict_groups(groups)
         clusters = groups.cluster_ids(self.artifact.cfg.graph.agreement_cosine)
-        self._release(samples)
-        return prob, clusters
+        self.busy_s["score"] += time.perf_counter() - start
+        return prob, clusters, groups.feats
 
     # -- embedding on arrival -------------------------------------------------------------------
     def _texts(self, sample: RewardSample) -> list[str]:
@@ -310,6 +549,8 @@ class MemoryService:
         waits = []
         for text in self._texts(sample):
             if text in self._cache:
+                self._cache.move_to_end(text)
+                self.counters["embed_cache_hits"] += 1
                 continue
             fut = self._pending.get(text)
             if fut is None:
@@ -322,11 +563,12 @@ class MemoryService:
             await asyncio.gather(*waits)
 
     async def _drain(self) -> None:
+        """Embed queued texts, a chunk per turn of the worker thread, until the queue is empty."""
         loop = asyncio.get_running_loop()
         while self._queue:
-            batch, self._queue = self._queue[: self.cfg.embed_batch_size], self._queue[self.cfg.embed_batch_size :]
+            batch, self._queue = self._queue[: self.cfg.embed_chunk], self._queue[self.cfg.embed_chunk :]
             try:
-                emb = await loop.run_in_executor(self._executor, self.embedder.encode, batch)
+                emb = await loop.run_in_executor(self._executor, self._embed_sync, batch)
             except Exception as exc:  # every waiter must learn about it
                 for text in batch:
                     self._pending.pop(text).set_exception(exc)
@@ -334,15 +576,16 @@ class MemoryService:
             for text, vec in zip(batch, emb):
                 self._cache[text] = vec
                 self._pending.pop(text).set_result(None)
+            while len(self._cache) > self.cfg.max_cached_texts:
+                self._cache.popitem(last=False)
             self.counters["embedded_texts"] += len(batch)
+            self.counters["embed_calls"] += 1
 
-    def _release(self, samples: list[RewardSample]) -> None:
-        """Forget the cached texts of scored samples (query texts stay: other groups may share them)."""
-        for s in samples:
-            for text in self._texts(s)[1:]:
-                self._cache.pop(text, None)
-        if len(self._cache) > 50_000:
-            self._cache.clear()
+    def _embed_sync(self, texts: list[str]) -> np.ndarray:
+        start = time.perf_counter()
+        emb = self.embedder.encode(texts, batch_size=self.cfg.embed_batch_size)
+        self.busy_s["embed"] += time.perf_counter() - start
+        return emb
 
     # -- memory growth --------------------------------------------------------------------------
     async def _grow_group(self, group: _Group, timed_out: bool, resolve: bool = True) -> GroupOutcome:
@@ -354,17 +597,19 @@ class MemoryService:
             group.future.set_result([out] * len(group.samples))
         return out
 
-    def _grow_sync(self, samples: list[RewardSample], labels: list[float]) -> None:
-        """Append one verified group of a labelled prompt; refresh or refit; save the state."""
-        n_grown = self.counters["grown_groups"] + 1
-        qid = f"{samples[0].query_id}#grow{n_grown}"
+    def _grow_sync(self, samples: list[RewardSample], labels: list[float], kind: str = "grow") -> None:
+        """Append one verified group (``kind="grow"``: of a labelled prompt, ``"acq"``: bought); refresh
+        or refit; save the state. ``refit_every`` counts both kinds."""
+        counter = "grown_groups" if kind == "grow" else "acq_joined"
+        n_kind = self.counters[counter] + 1
+        qid = f"{samples[0].query_id or samples[0].uid}#{kind}{n_kind}"
         new = self._encode(samples, labels, qid)
-        self._release(samples)
         memory = self.predictor.memory
         grown = ExperienceMemory(concat_groups(memory.groups, new), [*memory.labelled_ids, qid], memory.cfg)
         self.artifact = Artifact(self.artifact.cfg, grown, self.artifact.model, self.artifact.metrics)
         self.predictor = self.artifact.predictor()
-        self.counters["grown_groups"] = n_grown
+        self.counters[counter] = n_kind
+        n_grown = self.counters["grown_groups"] + self.counters["acq_joined"]
         if self.cfg.refit_every and n_grown % self.cfg.refit_every == 0 and not self._refit_running:
             self._refit_running = True
             self._refit_executor.submit(self._refit, grown)
@@ -393,6 +638,108 @@ class MemoryService:
             save_artifact(self.cfg.state_dir, self.artifact)
 
 
+class MajorityVoteService(_GroupCollector):
+    """TTRL-style pseudo-labels: each group votes on its normalised answers; no memory, GNN or embedder.
+
+    A rollout's answer is the answer part of its node text (text.py) normalised by
+    :func:`memreward_verl.answers.answer_key` for its domain, the same keys the GNN's group
+    features use; the rule (ties, unparseable answers) is :func:`memreward_verl.reward.majority_vote_rewards`.
+    Without an embedder, an answer that has no key (long free text, empty output) is unparseable;
+    it is not matched by embedding as the offline features do. A straggler (arrived after its group
+    closed) is compared with the plurality answers its group had; ``pred_prob`` is the share of the
+    group giving the rollout's answer.
+
+    Args:
+        labelled_ids: query ids whose rollouts get ground truth instead (routed by the managers).
+        rule: only ``abstain_reward`` is used (neutral timeouts).
+        cfg: collection settings (``grow_memory`` must be off).
+        text: how responses are split into thinking and answer (an artifact's, or the default).
+        clock: monotonic clock (tests substitute a fake).
+    """
+
+    def __init__(
+        self,
+        labelled_ids: frozenset[str] | set[str] | list[str] = frozenset(),
+        rule: RewardRule | None = None,
+        cfg: ServiceConfig | None = None,
+        text: TextConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(rule or RewardRule("majority_vote"), cfg or ServiceConfig(), clock)
+        if self.cfg.grow_memory:
+            raise ValueError("'grow_memory' needs a memory; reward mode 'majority_vote' has none")
+        self.labelled_ids = frozenset(labelled_ids)
+        self.text = text or TextConfig()
+        # uid -> (answer counts, group size) of closed groups, for stragglers
+        self._votes: OrderedDict[str, tuple[Counter[str], int]] = OrderedDict()
+
+    def answer_key(self, sample: RewardSample) -> str | None:
+        """The normalised answer of one rollout (None: unparseable)."""
+        return answer_key(build_node_text(sample.question, sample.response, self.text).answer, sample.domain)
+
+    async def _decide(self, group: _Group, timed_out: bool) -> list[GroupOutcome]:
+        keys = [self.answer_key(s) for s in group.samples]
+        n = len(keys)
+        if group.straggler and group.uid in self._votes:
+            counts, size = self._votes[group.uid]
+            top = max(counts.values(), default=0)
+            key = keys[0]
+            won = key is not None and counts[key] == top > 0
+            self.counters["vote_stragglers_compared"] += 1
+            return [GroupOutcome(float(won), counts[key] / size if key is not None else 0.0, False, True, False, 1)]
+        rewards, shares, plurality = majority_vote_rewards(keys)
+        if not group.straggler:
+            self._votes[group.uid] = (Counter(k for k in keys if k is not None), n)
+            while len(self._votes) > self.cfg.max_closed_uids:
+                self._votes.popitem(last=False)
+        self.counters["vote_groups_no_answer"] += int(not plurality)
+        self.counters["vote_groups_tied"] += int(len(plurality) > 1)
+        return [GroupOutcome(float(r), float(p), False, timed_out, False, n) for r, p in zip(rewards, shares)]
+
+
+def read_labelled_ids_file(path: str | Path) -> list[str]:
+    """The ``query_ids`` of a labelled-ids JSON file (``{"ratio": .., "seed": .., "query_ids": [...]}``).
+
+    Raises:
+        ValueError: a missing or unreadable file, or no list of string ``query_ids`` (naming the file).
+    """
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"labelled_ids_file {str(path)!r} cannot be read as JSON: {exc}") from exc
+    ids = data.get("query_ids") if isinstance(data, dict) else None
+    if not isinstance(ids, list) or not all(isinstance(q, str) for q in ids):
+        raise ValueError(
+            f"labelled_ids_file {str(path)!r} must be a JSON object whose 'query_ids' is a list of strings "
+            "(as `memreward prepare` writes it)"
+        )
+    return ids
+
+
+def load_vote_service(
+    artifact_dir: str | Path | None, labelled_ids_file: str | Path | None, rule: RewardRule, cfg: ServiceConfig
+) -> MajorityVoteService:
+    """A :class:`MajorityVoteService` whose labelled prompts come from an artifact, a file, or nowhere.
+
+    With ``artifact_dir``, its labelled prompts keep their ground truth and its text settings split
+    responses; with ``labelled_ids_file``, the file's ``query_ids`` are labelled; with neither,
+    every training prompt is pseudo-labelled.
+
+    Raises:
+        ArtifactError: an artifact that cannot be loaded.
+        ValueError: both sources given, or a bad ``labelled_ids_file``.
+    """
+    if artifact_dir and labelled_ids_file:
+        raise ValueError("give artifact_dir or labelled_ids_file, not both: each names the labelled prompts")
+    if artifact_dir:
+        artifact = load_artifact(artifact_dir)
+        return MajorityVoteService(artifact.labelled_ids, rule, cfg, artifact.cfg.text)
+    ids = read_labelled_ids_file(labelled_ids_file) if labelled_ids_file else []
+    return MajorityVoteService(ids, rule, cfg)
+
+
 def load_service(artifact_dir: str | Path, rule: RewardRule, cfg: ServiceConfig) -> MemoryService:
     """Load the artifact (or, with ``grow_memory``, the last saved state) and its embedder.
 
@@ -400,7 +747,8 @@ def load_service(artifact_dir: str | Path, rule: RewardRule, cfg: ServiceConfig)
         ArtifactError: a missing, corrupt or mismatched artifact (the message names the path and cause).
     """
     path = Path(artifact_dir)
-    if cfg.grow_memory and cfg.state_dir and (Path(cfg.state_dir) / "artifact.json").is_file():
+    grows = cfg.grow_memory or cfg.acquisition is not None
+    if grows and cfg.state_dir and (Path(cfg.state_dir) / "artifact.json").is_file():
         logger.info("resuming from the saved memory state at %s", cfg.state_dir)
         path = Path(cfg.state_dir)
     artifact = load_artifact(path)

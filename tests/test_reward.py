@@ -7,7 +7,16 @@ import math
 import numpy as np
 import pytest
 
-from memreward_verl.reward import EXTRA_KEYS, RewardRule, RewardSample, SampleReward, route_sample
+from memreward_verl.reward import (
+    ACQ_KEYS,
+    EXTRA_KEYS,
+    SOURCES,
+    AcquisitionInfo,
+    RewardRule,
+    RewardSample,
+    SampleReward,
+    route_sample,
+)
 
 
 def _sample(**kw):
@@ -65,3 +74,50 @@ def test_extra_info_keys_fixed():
     assert c.extra_info()["reward_source"] == "neutral" and math.isnan(c.pred_correct)
     with pytest.raises(ValueError, match="validation"):
         SampleReward.from_verifier(1.0, "predicted")
+    assert all(math.isnan(a[k]) and math.isnan(b.extra_info()[k]) for k in ACQ_KEYS)
+
+
+def test_acquired_group_reward_and_keys():
+    """A bought group's sample: the oracle's reward, source "acquired", acc = that reward, the GNN's
+    probability kept; a group offered and not bought: predicted, no realised CAG."""
+    bought = AcquisitionInfo(1.0, 1.0, 0.8, 0.5)
+    r = SampleReward.from_prediction(1.0, 0.2, 1.0, abstained=False, timed_out=False, neutral=False, acquisition=bought)
+    info = r.extra_info()
+    assert tuple(info) == EXTRA_KEYS and "acquired" in SOURCES
+    assert info["reward_source"] == "acquired" and r.score == 1.0 and info["acc"] == 1.0 and info["pred_prob"] == 0.2
+    assert (info["acq_bought"], info["acq_spent"], info["acq_pred_cag"], info["acq_real_cag"]) == (1.0, 1.0, 0.8, 0.5)
+    skipped = SampleReward.from_prediction(
+        0.0, 0.2, None, abstained=False, timed_out=False, neutral=False, acquisition=AcquisitionInfo(0.0, 1.0, 0.3)
+    ).extra_info()
+    assert skipped["reward_source"] == "predicted" and skipped["acq_bought"] == 0.0
+    assert math.isnan(skipped["acq_real_cag"]) and math.isnan(skipped["acc"])
+    with pytest.raises(ValueError, match="neutral"):
+        SampleReward.from_prediction(0.0, 0.2, None, abstained=True, timed_out=True, neutral=True, acquisition=bought)
+
+
+def test_majority_vote_plurality_ties_and_unparseable():
+    """Plurality answers get 1; tied top answers all count; unparseable answers get 0 and never vote."""
+    from memreward_verl.reward import majority_vote_rewards
+
+    rewards, shares, top = majority_vote_rewards(["18", "18", "20", None, "18", "7"])
+    assert rewards.tolist() == [1, 1, 0, 0, 1, 0] and top == {"18"}
+    assert shares.tolist() == pytest.approx([0.5, 0.5, 1 / 6, 0, 0.5, 1 / 6])
+    rewards, _, top = majority_vote_rewards(["3", "4", "3", "4", "5", None])
+    assert rewards.tolist() == [1, 1, 1, 1, 0, 0] and top == {"3", "4"}
+    rewards, shares, top = majority_vote_rewards([None, None])
+    assert rewards.tolist() == [0, 0] and shares.tolist() == [0, 0] and top == frozenset()
+    assert majority_vote_rewards(["1", "2", "3"])[0].tolist() == [1, 1, 1]  # no consensus: zero advantage
+
+
+def test_majority_vote_rule_rejects_probabilities():
+    """The majority_vote mode votes on answers; asking it to map probabilities is an error."""
+    with pytest.raises(ValueError, match="majority_vote"):
+        RewardRule("majority_vote").group_rewards(np.array([0.5]))
+
+
+def test_pred_correct_uses_the_decision_when_given():
+    """With a decision (the vote), pred_correct compares it, not the probability, with hidden_gt."""
+    r = SampleReward.from_prediction(1.0, 0.375, 1.0, abstained=False, timed_out=False, neutral=False, decision=1.0)
+    assert r.pred_correct == 1.0 and r.pred_prob == 0.375 and r.score == 1.0
+    r = SampleReward.from_prediction(0.0, 0.625, 1.0, abstained=False, timed_out=False, neutral=False, decision=0.0)
+    assert r.pred_correct == 0.0

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 
 import numpy as np
 import pytest
 
+from memreward_verl.acquisition import AcquirerConfig, BudgetConfig, LabelOracle
 from memreward_verl.artifact import ArtifactError, load_artifact
 from memreward_verl.groups import encode_groups
 from memreward_verl.integration.testing import build_small_artifact
 from memreward_verl.reward import RewardRule, RewardSample
 from memreward_verl.service import GroupTimeoutError, MemoryService, ServiceConfig, load_service
 from memreward_verl.testing import arithmetic_rollouts
+from memreward_verl.verify import verify
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +131,200 @@ def test_grow_memory_refit_and_resume(artifact_dir, embedder, arith_queries, tmp
     resumed = load_service(artifact_dir, RewardRule(), cfg)
     assert resumed.predictor.memory.num_queries == before + 2
     assert json.loads((state / "labelled_ids.json").read_text()) == grown.labelled_ids
+
+
+def test_cache_reuses_texts_and_evicts(artifact_dir, embedder, new_queries):
+    """Texts seen before (a prompt's question, repeated answers) are not embedded again; the cache is bounded."""
+    svc = _service(artifact_dir, embedder, max_cached_texts=10)
+    q = new_queries[0]
+
+    async def run():
+        first = await asyncio.gather(*(svc.predict(s, 4) for s in _samples(q, "a")))
+        again = await asyncio.gather(*(svc.predict(s, 4) for s in _samples(q, "b")))
+        return first, again
+
+    first, again = asyncio.run(run())
+    stats = svc.stats()
+    assert stats["embed_cache_hits"] >= 9  # the second uid re-sends the same 4 rollouts (1 query text, shared)
+    assert len(svc._cache) <= 10 and stats["embed_busy_s"] > 0 and stats["score_busy_s"] > 0
+    assert np.allclose([o.prob for o in first], [o.prob for o in again], atol=1e-6)
+
+
+# -- majority_vote ------------------------------------------------------------------------------
+def _vote_samples(answers, uid, question="How many?"):
+    return [
+        RewardSample(uid=uid, query_id="v1", data_source="openai/gsm8k", question=question,
+                     response=f"Some steps. The result is {a}.\n#### {a}" if a is not None else "I am not sure.",
+                     domain="math")
+        for a in answers
+    ]  # fmt: skip
+
+
+def test_majority_vote_service_groups_by_uid():
+    """Interleaved groups are each rewarded by their own plurality answer; shares are the vote shares."""
+    from memreward_verl.service import MajorityVoteService
+
+    svc = MajorityVoteService()
+    a = _vote_samples([18, 18, 20, 18], "a")
+    b = _vote_samples([3, 4, 4, 5], "b")
+    order = [s for pair in zip(a, b) for s in pair]
+
+    async def run():
+        return await asyncio.gather(*(svc.predict(s, 4) for s in order))
+
+    out = asyncio.run(run())
+    got_a, got_b = [o.score for o in out[0::2]], [o.score for o in out[1::2]]
+    assert got_a == [1, 1, 0, 1] and got_b == [0, 1, 1, 0]
+    assert [o.prob for o in out[0::2]] == [0.75, 0.75, 0.25, 0.75]
+    assert svc.stats()["predict_groups_complete"] == 2 and svc.describe()["model_id"] is None
+
+
+def test_majority_vote_timeout_and_straggler():
+    """A timed-out group votes among the rollouts that arrived; a straggler is compared with its group's vote."""
+    from memreward_verl.service import MajorityVoteService
+
+    svc = MajorityVoteService(cfg=ServiceConfig(group_timeout_s=0.3))
+    s = _vote_samples([7, 7, 9, 7], "u")
+
+    async def run():
+        partial = await asyncio.gather(*(svc.predict(x, 4) for x in s[:3]))
+        late = await svc.predict(s[3], 4)
+        return partial, late
+
+    partial, late = asyncio.run(run())
+    assert [o.score for o in partial] == [1, 1, 0] and all(o.timed_out for o in partial)
+    assert late.score == 1.0 and late.timed_out and late.prob == pytest.approx(2 / 3)
+    stats = svc.stats()
+    assert stats["predict_groups_timed_out"] == 1 and stats["predict_stragglers"] == 1
+
+
+def test_majority_vote_neutral_timeout():
+    """on_timeout=neutral gives every arrived rollout abstain_reward, as in the GNN modes."""
+    from memreward_verl.service import MajorityVoteService
+
+    rule = RewardRule("majority_vote", abstain_reward=0.5)
+    svc = MajorityVoteService(rule=rule, cfg=ServiceConfig(group_timeout_s=0.2, on_timeout="neutral"))
+    out = asyncio.run(svc.predict(_vote_samples([1], "n")[0], 4))
+    assert out.neutral and out.score == 0.5
+
+
+def test_labelled_ids_file_and_sources(artifact_dir, tmp_path):
+    """Labelled prompts come from an artifact or a labelled-ids file (never both); bad files are named."""
+    from memreward_verl.service import load_vote_service
+
+    rule, cfg = RewardRule("majority_vote"), ServiceConfig()
+    path = tmp_path / "labelled.json"
+    path.write_text(json.dumps({"ratio": 0.2, "seed": 0, "query_ids": ["a", "b"]}))
+    assert load_vote_service(None, path, rule, cfg).labelled_ids == {"a", "b"}
+    assert load_vote_service(None, None, rule, cfg).labelled_ids == frozenset()
+    from_artifact = load_vote_service(artifact_dir, None, rule, cfg)
+    assert from_artifact.labelled_ids == set(load_artifact(artifact_dir).labelled_ids)
+    with pytest.raises(ValueError, match="not both"):
+        load_vote_service(artifact_dir, path, rule, cfg)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"ids": ["a"]}))
+    with pytest.raises(ValueError, match="bad.json.*query_ids"):
+        load_vote_service(None, bad, rule, cfg)
+    with pytest.raises(ValueError, match="missing.json"):
+        load_vote_service(None, tmp_path / "missing.json", rule, cfg)
+
+
+def test_int8_embedder_has_its_own_id_and_is_refused_by_a_float_memory(artifact_dir):
+    """The int8 embedder is a different embedder id, batch-independent, and cannot read a float memory."""
+    from memreward_verl.config import EmbedConfig
+    from memreward_verl.embed import load_embedder
+
+    int8 = load_embedder(EmbedConfig(model_name="all-MiniLM-L6-v2:int8"))
+    assert int8.model_id == "sentence-transformers/all-MiniLM-L6-v2:int8@256"
+    alone = int8.encode(["The result is 18.\n#### 18"])
+    mixed = int8.encode(["x " * 200, "The result is 18.\n#### 18"], batch_size=4)
+    assert np.array_equal(alone[0], mixed[1])
+    with pytest.raises(ArtifactError, match=r"all-MiniLM-L6-v2@256.*:int8@256"):
+        MemoryService(load_artifact(artifact_dir), int8)
+
+
+class _DownOracle(LabelOracle):
+    """An oracle that cannot deliver (a judge that is down)."""
+
+    def label(self, request):
+        raise RuntimeError(f"judge unavailable for {request.group_id}")
+
+
+def _acq_cfg(strategy="random", **budget):
+    return ServiceConfig(acquisition=AcquirerConfig(strategy=strategy, budget=BudgetConfig(**budget)))
+
+
+def test_acquisition_total_budget_without_steps_joins_at_once(artifact_dir, embedder, new_queries):
+    """Without global_step the run is one step: budget_total=1 buys one group, which gets the verifier's
+    rewards and joins the memory at once; the others keep their predictions and their truth is never read."""
+    cfg = _acq_cfg("uncertainty", fraction=None, total=1)
+    svc = MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), cfg)
+    before = svc.predictor.memory.num_queries
+
+    async def run():
+        out = []
+        for i, q in enumerate(new_queries):  # one group at a time
+            out.append(await asyncio.gather(*(svc.predict(s, 4) for s in _samples(q, f"u{i}"))))
+            svc._executor.submit(lambda: None).result()  # the join (if any) is done
+            out[-1] = (out[-1], svc.predictor.memory.num_queries)
+        return out
+
+    out = asyncio.run(run())
+    bought = [i for i, (o, _) in enumerate(out) if o[0].acquisition.acquired]
+    assert bought == [0]  # before min_window groups, the first group the budget allows is bought
+    assert [m for _, m in out] == [before + 1] * 3
+    truth = [verify("openai/gsm8k", r.text, new_queries[0].ground_truth) for r in new_queries[0].rollouts]
+    assert [o.score for o in out[0][0]] == truth
+    rest = [o for group, _ in out[1:] for o in group]
+    assert all(o.acquisition.bought == 0.0 and math.isnan(o.acquisition.real_cag) for o in rest)
+    state = svc.acquisition_state()
+    assert state["asked"] == ["u0"] and state["joined"] == [f"{new_queries[0].query_id}#acq1"]
+    assert [d["step"] for d in state["log"]] == [0, 0, 0]
+    assert svc.stats()["acquisition/total_bought"] == 1
+
+
+def test_oracle_failure_returns_the_label_and_raises(artifact_dir, embedder, new_queries):
+    """A bought group whose oracle fails: its samples fail (no fallback to predictions), the label goes
+    back to the budget and nothing is learned or added to the memory."""
+    svc = MemoryService(
+        load_artifact(artifact_dir), embedder, RewardRule(), _acq_cfg(fraction=None, total=5), oracle=_DownOracle()
+    )
+    before = svc.predictor.memory.num_queries
+
+    async def run():
+        return await asyncio.gather(
+            *(svc.predict(s, 4) for s in _samples(new_queries[0], "u0")), return_exceptions=True
+        )
+
+    out = asyncio.run(run())
+    assert all(isinstance(o, RuntimeError) and "judge unavailable" in str(o) for o in out)
+    stats = svc.stats()
+    assert stats["acq_oracle_errors"] == 1 and stats["acquisition/total_bought"] == 0
+    assert stats["acquisition/pending"] == 0 and svc.acquisition_state()["trained_on"] == []
+    assert svc.predictor.memory.num_queries == before and svc.acquisition_state()["to_join"] == []
+
+
+def test_acquisition_budget_holds_at_every_decision_under_interleaving(artifact_dir, embedder):
+    """Twelve groups arriving interleaved (concurrent on the worker's loop), strict budget 0.25: after the
+    i-th offer at most floor(0.25 i) labels were bought, and only bought groups reached the oracle."""
+    queries = arithmetic_rollouts(n_queries=12, n_rollouts=4, seed=31)
+    cfg = _acq_cfg("care", fraction=0.25)
+    svc = MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), cfg)
+    groups = [_samples(q, f"c{i}") for i, q in enumerate(queries)]
+    order = [g[k] for k in range(4) for g in groups]
+    for s in order:
+        s.global_step = 5
+
+    async def run():
+        return await asyncio.gather(*(svc.predict(s, 4) for s in order))
+
+    out = asyncio.run(run())
+    log = svc.acquisition_state()["log"]
+    assert len(log) == 12 and {d["step"] for d in log} == {5}
+    running = np.cumsum([d["buy"] for d in log])
+    assert all(running[i] <= math.floor(0.25 * (i + 1)) for i in range(12))
+    bought = sorted(d["uid"] for d in log if d["buy"])
+    assert 1 <= len(bought) <= 3 and sorted(svc.acquisition_state()["asked"]) == bought
+    by_uid = {s.uid: o for s, o in zip(order, out)}
+    assert sorted(u for u, o in by_uid.items() if o.acquisition.acquired) == bought
+    assert sorted(svc.acquisition_state()["to_join"]) == bought  # they join when step 6 begins

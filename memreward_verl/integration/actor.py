@@ -15,17 +15,43 @@ from typing import Any
 import ray
 from ray.exceptions import RayActorError
 
+from memreward_verl.acquisition.budget import BudgetConfig
+from memreward_verl.acquisition.online import AcquirerConfig
+from memreward_verl.acquisition.strategies import StrategyConfig
 from memreward_verl.integration.config import MemRewardOptions
 from memreward_verl.reward import RewardRule, RewardSample
-from memreward_verl.service import GroupOutcome, ServiceConfig, load_service
+from memreward_verl.service import GroupOutcome, ServiceConfig, load_service, load_vote_service
 
-__all__ = ["MemoryWorker", "get_memory_worker", "WorkerClient", "rule_from_options", "service_config_from_options"]
+__all__ = [
+    "MemoryWorker",
+    "get_memory_worker",
+    "WorkerClient",
+    "rule_from_options",
+    "service_config_from_options",
+    "acquirer_config_from_options",
+]
 
 logger = logging.getLogger(__name__)
 
 
 def rule_from_options(opts: MemRewardOptions) -> RewardRule:
     return RewardRule(opts.reward_mode, opts.hard_rule, opts.threshold, opts.abstain_band, opts.abstain_reward)
+
+
+def acquirer_config_from_options(opts: MemRewardOptions) -> AcquirerConfig | None:
+    """The :class:`AcquirerConfig` of ``acquisition``/``budget``/``budget_total``/... (None: off)."""
+    if opts.acquisition is None:
+        return None
+    if opts.budget is not None:
+        budget = BudgetConfig(fraction=opts.budget, step_groups=opts.acquisition_step_groups)
+    else:
+        budget = BudgetConfig(fraction=None, total=opts.budget_total)
+    return AcquirerConfig(
+        strategy=opts.acquisition,
+        budget=budget,
+        strategy_cfg=StrategyConfig(seed=opts.acquisition_seed),
+        min_window=opts.acquisition_min_window,
+    )
 
 
 def service_config_from_options(opts: MemRewardOptions) -> ServiceConfig:
@@ -36,6 +62,8 @@ def service_config_from_options(opts: MemRewardOptions) -> ServiceConfig:
         grow_memory=opts.grow_memory,
         refit_every=opts.refit_every,
         state_dir=opts.state_dir,
+        acquisition=acquirer_config_from_options(opts),
+        acquisition_step_groups=opts.acquisition_step_groups,
     )
 
 
@@ -52,17 +80,20 @@ class MemoryWorker:
         opts = MemRewardOptions.from_mapping(options)
         self.options = dict(options)
         torch.set_num_threads(max(1, int(opts.worker_num_cpus)))
-        self.service = load_service(opts.artifact_dir, rule_from_options(opts), service_config_from_options(opts))
-        logger.info("memreward worker %r ready: %r", opts.worker_name, self.service.predictor.memory)
+        rule, cfg = rule_from_options(opts), service_config_from_options(opts)
+        if opts.reward_mode == "majority_vote":
+            self.service = load_vote_service(opts.artifact_dir or None, opts.labelled_ids_file, rule, cfg)
+        else:
+            self.service = load_service(opts.artifact_dir, rule, cfg)
+        info = self.service.describe()
+        logger.info(
+            "memreward worker %r ready (%s): %d labelled prompts, embedder %s, %d memory queries",
+            opts.worker_name, opts.reward_mode, len(info["labelled_ids"]), info["model_id"], info["memory_queries"],
+        )  # fmt: skip
 
     async def describe(self) -> dict[str, Any]:
         """Labelled query ids, embedder id and memory size: what managers need at start-up."""
-        return {
-            "labelled_ids": sorted(self.service.labelled_ids),
-            "model_id": self.service.embedder.model_id,
-            "memory_queries": self.service.predictor.memory.num_queries,
-            "options": self.options,
-        }
+        return {**self.service.describe(), "options": self.options}
 
     async def predict(self, sample: RewardSample, group_size: int) -> GroupOutcome:
         return await self.service.predict(sample, group_size)
@@ -72,6 +103,11 @@ class MemoryWorker:
 
     async def stats(self) -> dict[str, int]:
         return self.service.stats()
+
+    async def acquisition_state(self) -> dict[str, Any]:
+        """Online acquisition's metrics, offers, oracle ledger and probe groups (empty when off)."""
+        state = getattr(self.service, "acquisition_state", None)
+        return state() if state is not None else {}
 
     async def ping(self) -> int:
         import os

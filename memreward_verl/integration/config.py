@@ -34,6 +34,10 @@ _LEGACY_KEYS = {
 }
 
 
+def _norm(name: str) -> str:
+    return name.strip().lower().replace("-", "_")
+
+
 def _check(cond: bool, msg: str) -> None:
     if not cond:
         raise ValueError(msg)
@@ -43,11 +47,15 @@ def _check(cond: bool, msg: str) -> None:
 class MemRewardOptions:
     """Everything under ``reward.reward_kwargs`` (see docs/verl_integration.md for the table)."""
 
-    # Warm-up artifact directory (memreward_verl.artifact); required.
+    # Warm-up artifact directory (memreward_verl.artifact); required except with reward_mode=majority_vote.
     artifact_dir: str = ""
     # "hard": 0/1; "soft": the probability; "abstain": hard, but a group whose probabilities all sit in
-    # the uncertainty band gets one constant reward (zero GRPO advantage).
+    # the uncertainty band gets one constant reward (zero GRPO advantage); "majority_vote": 1 when the
+    # rollout's answer is its group's plurality answer (TTRL-style, no memory or GNN).
     reward_mode: str = "hard"
+    # majority_vote without an artifact: JSON file whose "query_ids" are the labelled prompts
+    # (as `memreward prepare` writes it). Neither: every training prompt is pseudo-labelled.
+    labelled_ids_file: str | None = None
     # Hard rule: "threshold" (p >= threshold, as in the paper) or "expected_cag" (decision.py).
     hard_rule: str = "threshold"
     threshold: float = 0.5
@@ -78,22 +86,52 @@ class MemRewardOptions:
     worker_num_cpus: float = 1.0
     worker_max_restarts: int = 3
     worker_max_concurrency: int = 4096
-    # Samples embedded together at most, while rollouts stream in.
-    embed_batch_size: int = 256
+    # Most texts per embedder forward pass in the worker (only texts of similar length share one).
+    embed_batch_size: int = 4
     # A call to the worker that fails because the worker died is retried this many times.
     request_retries: int = 3
     retry_backoff_s: float = 2.0
     # Before a retry, wait this long at most for the restarted worker (it reloads the artifact).
     worker_restart_timeout_s: float = 180.0
+    # Online label acquisition (memreward_verl.acquisition): None = off, else a strategy name
+    # (random, uncertainty, care, hybrid, ...). Bought groups get their verifier rewards and join the memory.
+    acquisition: str | None = None
+    # The budget: a fraction of the offered groups of each training step, in (0, 1], or labels in total.
+    budget: float | None = None
+    budget_total: int | None = None
+    # Seed of the strategy (random draws, Monte-Carlo CAG): same seed and arrival order, same choices.
+    acquisition_seed: int = 0
+    # Declared offered groups per step: the step's quota floor(budget * this) is usable from its first
+    # group; without global_steps in the samples, also where a new step starts. None = strict pace.
+    acquisition_step_groups: int | None = None
+    # Before this many groups were scored, buy whenever the budget allows (OnlineAcquirer.min_window).
+    acquisition_min_window: int = 8
 
     def __post_init__(self) -> None:
         self.val_splits = tuple(str(s) for s in self.val_splits)
-        _check(
-            bool(self.artifact_dir), "reward.reward_kwargs.artifact_dir is required (the warm-up artifact directory)"
-        )
+        self.artifact_dir = self.artifact_dir or ""
         _check(
             self.reward_mode in REWARD_MODES,
             f"reward.reward_kwargs.reward_mode must be one of {list(REWARD_MODES)} (got {self.reward_mode!r})",
+        )
+        vote = self.reward_mode == "majority_vote"
+        _check(
+            bool(self.artifact_dir) or vote,
+            "reward.reward_kwargs.artifact_dir is required (the warm-up artifact directory) "
+            "unless reward.reward_kwargs.reward_mode=majority_vote",
+        )
+        _check(
+            self.labelled_ids_file is None or vote,
+            "reward.reward_kwargs.labelled_ids_file is only used with reward_mode=majority_vote "
+            "(the other modes take the labelled prompts from artifact_dir)",
+        )
+        _check(
+            not (self.labelled_ids_file and self.artifact_dir),
+            "reward.reward_kwargs.labelled_ids_file and artifact_dir both name the labelled prompts; give one",
+        )
+        _check(
+            not (vote and self.grow_memory),
+            "reward.reward_kwargs.grow_memory needs a memory; reward_mode=majority_vote has none",
         )
         _check(
             self.hard_rule in HARD_RULES,
@@ -120,10 +158,51 @@ class MemRewardOptions:
             not self.grow_memory or bool(self.state_dir),
             "reward.reward_kwargs.state_dir is required when grow_memory is true (the grown memory is saved there)",
         )
+        self._check_acquisition(vote)
         for name in ("worker_max_restarts", "request_retries"):
             _check(getattr(self, name) >= 0, f"reward.reward_kwargs.{name} must be >= 0 (got {getattr(self, name)})")
         for name in ("worker_max_concurrency", "embed_batch_size"):
             _check(getattr(self, name) >= 1, f"reward.reward_kwargs.{name} must be >= 1 (got {getattr(self, name)})")
+
+    def _check_acquisition(self, vote: bool) -> None:
+        from memreward_verl.acquisition.strategies import STRATEGIES
+
+        key = "reward.reward_kwargs."
+        if self.acquisition is None:
+            for name in ("budget", "budget_total", "acquisition_step_groups"):
+                _check(
+                    getattr(self, name) is None,
+                    f"{key}{name} is set but {key}acquisition is not (null); set acquisition=<strategy> "
+                    f"with one of {STRATEGIES.names()}",
+                )
+            return
+        _check(
+            isinstance(self.acquisition, str) and self.acquisition in STRATEGIES,
+            f"{key}acquisition must be null or one of {STRATEGIES.names()} (got {self.acquisition!r})",
+        )
+        self.acquisition = _norm(self.acquisition)  # the registered spelling
+        _check(not vote, f"{key}acquisition needs the graph memory; reward_mode=majority_vote has none")
+        _check(
+            (self.budget is None) != (self.budget_total is None),
+            f"{key}acquisition={self.acquisition} needs exactly one of {key}budget (fraction of each step's "
+            f"groups, in (0, 1]) and {key}budget_total (labels in total) (got budget={self.budget}, "
+            f"budget_total={self.budget_total})",
+        )
+        if self.budget is not None:
+            _check(0.0 < self.budget <= 1.0, f"{key}budget must be in (0, 1] (got {self.budget})")
+        if self.budget_total is not None:
+            _check(
+                isinstance(self.budget_total, int) and self.budget_total >= 1,
+                f"{key}budget_total must be an integer >= 1 (got {self.budget_total!r})",
+            )
+        _check(
+            self.acquisition_step_groups is None or self.acquisition_step_groups >= 1,
+            f"{key}acquisition_step_groups must be >= 1 or null (got {self.acquisition_step_groups})",
+        )
+        _check(
+            self.acquisition_min_window >= 1,
+            f"{key}acquisition_min_window must be >= 1 (got {self.acquisition_min_window})",
+        )
 
     @classmethod
     def from_mapping(cls, kwargs: Mapping[str, Any]) -> MemRewardOptions:

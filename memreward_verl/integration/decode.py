@@ -48,7 +48,9 @@ def decode_sample(
 
     The response is ``responses[:valid_len]`` with ``valid_len = attention_mask[-response_len:].sum()``,
     decoded with special tokens skipped. A sample is a validation sample when ``meta_info["validate"]``
-    is true or ``extra_info["split"]`` is one of ``val_splits``.
+    is true or ``extra_info["split"]`` is one of ``val_splits``. ``global_step`` comes from
+    ``non_tensor_batch["global_steps"]`` (verl's V1 trainer sets it on every sample), else from
+    ``meta_info["global_steps"]``; None when neither is there (or it is -1, verl's "unknown").
 
     Args:
         data: a ``DataProto`` with one (or more; the last is used) row.
@@ -81,6 +83,7 @@ def decode_sample(
     qid = extra.get(query_id_key)
     validate = bool(data.meta_info.get("validate", False)) or str(extra.get("split", "")) in set(val_splits)
     prompt_ids = item.batch["prompts"] if "prompts" in item.batch.keys() else []
+    step = non_tensor.get("global_steps", data.meta_info.get("global_steps"))
     ability = non_tensor.get("ability")
     return RewardSample(
         uid=None if uid is None else str(uid),
@@ -93,4 +96,16 @@ def decode_sample(
         extra_info=extra,
         is_validation=validate,
         response_length=valid,
+        global_step=_step(step, where),
     )
+
+
+def _step(value: Any, where: str) -> int | None:
+    """verl's ``global_steps`` as an int (None when absent or -1, the agent loop's "unknown")."""
+    if value is None:
+        return None
+    try:
+        step = int(value)
+    except (TypeError, ValueError):
+        raise SampleFormatError(f"{where} has a non-integer 'global_steps' ({value!r})") from None
+    return None if step < 0 else step

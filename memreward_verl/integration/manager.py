@@ -81,10 +81,11 @@ class MemRewardManager(RewardManagerBase):
             self.worker = WorkerClient(self.opts)
             info = self.worker.call_sync("describe")
         except Exception as exc:
-            raise RuntimeError(
-                f"memreward worker {self.opts.worker_name!r} failed to start from "
-                f"artifact_dir={self.opts.artifact_dir!r}: {exc}"
-            ) from exc
+            source = f"artifact_dir={self.opts.artifact_dir!r}"
+            if self.opts.labelled_ids_file:
+                source = f"labelled_ids_file={self.opts.labelled_ids_file!r}"
+            msg = f"memreward worker {self.opts.worker_name!r} failed to start from {source}: {exc}"
+            raise RuntimeError(msg) from exc
         _check_same_options(self.opts, info["options"])
         self.labelled_ids = frozenset(info["labelled_ids"])
         logger.info("MemRewardManager: %d labelled prompts, group size %d", len(self.labelled_ids), self.group_size)
@@ -136,6 +137,9 @@ class MemRewardManager(RewardManagerBase):
             timed_out=outcome.timed_out,
             neutral=outcome.neutral,
             threshold=self.opts.threshold,
+            # the vote is the pseudo-label; a neutral (timed-out) group has none
+            decision=outcome.score if self.opts.reward_mode == "majority_vote" and not outcome.neutral else None,
+            acquisition=outcome.acquisition,
         )
 
     @staticmethod

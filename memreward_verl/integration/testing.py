@@ -84,7 +84,8 @@ def make_batch(specs: Sequence[SampleSpec], tokenizer: Any, meta_info: dict[str,
     """A verl ``DataProto`` as the agent loop builds it (prompts left-padded, responses right-padded).
 
     Each spec has ``question``, ``response``, ``data_source`` and optionally ``uid``,
-    ``ground_truth``, ``extra_info`` (a missing key is left out of the sample, to test malformed input).
+    ``ground_truth``, ``extra_info``, ``global_steps`` (a missing key is left out of the sample, to
+    test malformed input).
     """
     from verl import DataProto
 
@@ -119,6 +120,8 @@ def make_batch(specs: Sequence[SampleSpec], tokenizer: Any, meta_info: dict[str,
     column("extra_info", [dict(s.get("extra_info", {})) for s in specs])
     if all("uid" in s for s in specs):
         column("uid", [s["uid"] for s in specs])
+    if any("global_steps" in s for s in specs):  # as verl's V1 trainer tags every sample
+        non_tensor["global_steps"] = np.array([int(s.get("global_steps", -1)) for s in specs], dtype=np.int64)
     return DataProto.from_dict(
         tensors={
             "prompts": prompt_t,
@@ -152,12 +155,19 @@ def compose_verl_config(tokenizer_dir: str, reward_kwargs: dict[str, Any], overr
     return cfg
 
 
-def build_small_artifact(groups, labelled_ids: Sequence[str], out_dir: str | Path, epochs: int = 40) -> str:
-    """A warm-up artifact trained briefly (one seed) on CPU: same code paths as a real warm-up."""
+def build_small_artifact(
+    groups, labelled_ids: Sequence[str], out_dir: str | Path, epochs: int = 40, embed_model: str | None = None
+) -> str:
+    """A warm-up artifact trained briefly (one seed) on CPU: same code paths as a real warm-up.
+
+    ``embed_model`` is the embedder model name ``groups`` were embedded with (default: the float MiniLM).
+    """
     from memreward_verl.artifact import build_artifact
     from memreward_verl.config import MemRewardConfig
 
     cfg = MemRewardConfig()
+    if embed_model is not None:
+        cfg.embed.model_name = embed_model
     cfg.fit.epochs = epochs
     cfg.fit.patience = 10
     cfg.fit.seeds = (0,)

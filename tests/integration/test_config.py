@@ -53,3 +53,64 @@ def test_options_only_under_legacy_key_is_an_error():
     cfg = OmegaConf.create({"reward": {}, "reward_model": {"reward_kwargs": {"artifact_dir": "/a"}}})
     with pytest.raises(ValueError, match=r"\+reward.reward_kwargs"):
         options_from_verl_config(cfg)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"reward_mode": "hard", "labelled_ids_file": "/l.json", "artifact_dir": "/a"}, "labelled_ids_file is only"),
+        ({"reward_mode": "majority_vote", "labelled_ids_file": "/l.json", "artifact_dir": "/a"}, "give one"),
+        ({"reward_mode": "majority_vote", "grow_memory": True, "state_dir": "/s"}, "grow_memory needs a memory"),
+    ],
+)
+def test_majority_vote_option_errors(kwargs, match):
+    """majority_vote: artifact_dir optional, labelled_ids_file only there and not beside an artifact."""
+    with pytest.raises(ValueError, match=match):
+        MemRewardOptions.from_mapping(kwargs)
+
+
+def test_majority_vote_needs_no_artifact():
+    """reward_mode=majority_vote starts without artifact_dir (and with or without a labelled-ids file)."""
+    assert MemRewardOptions.from_mapping({"reward_mode": "majority_vote"}).artifact_dir == ""
+    opts = MemRewardOptions.from_mapping({"reward_mode": "majority_vote", "labelled_ids_file": "/l.json"})
+    assert opts.labelled_ids_file == "/l.json"
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"acquisition": "oracle", "budget": 0.2}, r"acquisition must be null or one of \[.*care.*random.*\]"),
+        ({"acquisition": "care"}, "exactly one of reward.reward_kwargs.budget"),
+        ({"acquisition": "care", "budget": 0.2, "budget_total": 10}, "exactly one of"),
+        ({"acquisition": "care", "budget": 0.0}, r"budget must be in \(0, 1\]"),
+        ({"acquisition": "care", "budget": 1.5}, r"budget must be in \(0, 1\]"),
+        ({"acquisition": "care", "budget_total": 0}, "budget_total must be an integer >= 1"),
+        ({"acquisition": "care", "budget": 0.2, "acquisition_step_groups": 0}, "acquisition_step_groups"),
+        ({"acquisition": "care", "budget": 0.2, "acquisition_min_window": 0}, "acquisition_min_window"),
+        ({"budget": 0.2}, "budget is set but reward.reward_kwargs.acquisition is not"),
+        ({"reward_mode": "majority_vote", "acquisition": "care", "budget": 0.2}, "needs the graph memory"),
+    ],
+)
+def test_acquisition_option_errors(kwargs, match):
+    """Acquisition options fail at start-up naming the key; an unknown strategy lists the valid ones."""
+    kwargs = {"artifact_dir": "/a", **kwargs} if kwargs.get("reward_mode") != "majority_vote" else kwargs
+    with pytest.raises(ValueError, match=match):
+        MemRewardOptions.from_mapping(kwargs)
+
+
+def test_acquisition_options_build_the_acquirer():
+    """acquisition/budget/... become the worker's AcquirerConfig; off by default."""
+    from memreward_verl.integration.actor import acquirer_config_from_options
+
+    assert acquirer_config_from_options(MemRewardOptions.from_mapping({"artifact_dir": "/a"})) is None
+    opts = MemRewardOptions.from_mapping(
+        {"artifact_dir": "/a", "acquisition": "Care", "budget": 0.25, "acquisition_seed": 7,
+         "acquisition_step_groups": 64, "acquisition_min_window": 4}
+    )  # fmt: skip
+    cfg = acquirer_config_from_options(opts)
+    assert opts.acquisition == "care" and cfg.strategy == "care" and cfg.strategy_cfg.seed == 7
+    assert (cfg.budget.fraction, cfg.budget.total, cfg.budget.step_groups, cfg.min_window) == (0.25, None, 64, 4)
+    total = acquirer_config_from_options(
+        MemRewardOptions.from_mapping({"artifact_dir": "/a", "acquisition": "random", "budget_total": 100})
+    )
+    assert (total.budget.fraction, total.budget.total) == (None, 100)

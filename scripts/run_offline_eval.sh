@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The main job on an embedded default (CPU, offline): set up, then evaluate MemReward against the
+# Offline evaluation (CPU): set up, then evaluate MemReward against the
 # baselines with 20% of the queries labelled. Uses the real GSM8K model solutions when
-# ../shared/data is present, else a procedural arithmetic rollout set. Results in runs/main/.
+# ../shared/data is present, else a procedural arithmetic rollout set. Results in runs/eval/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-OUT=runs/main
+OUT=runs/eval
 mkdir -p "$OUT"
 SRC=../shared/data/rollouts/gsm8k_openai_model_solutions/example_model_solutions.jsonl.gz
 if [ -f "$SRC" ]; then

@@ -1,0 +1,369 @@
+#!/usr/bin/env bash
+# examples/common.sh: the shared body of the GRPO recipes in examples/. It is sourced, not run.
+#
+# Each recipe is one call, `recipe_main METHOD DOMAIN MODEL "$@"`, which
+#   1. prepares the data set in DATA_DIR unless its files are there (`memreward prepare`),
+#   2. for METHOD=memreward, runs the warm-up into ARTIFACT_DIR unless artifact.json is there,
+#   3. runs verl 0.9's main_ppo with the paper's GRPO settings and the method's reward.
+# Arguments: --dry-run prints the plan (stderr) and the final main_ppo command with one override
+# per line (stdout) and runs nothing; --help prints this header; anything else is a hydra override
+# appended to the main_ppo command (a later plain key wins; to change a +reward.reward_kwargs key
+# the recipe sets, pass it with ++).
+#
+# Every CAPITALISED name read below is a script parameter: set it in the environment to change it.
+# examples/README.md lists them.
+
+METHODS=(memreward oracle labelled_only majority_vote)
+DOMAINS=(math qa code mixed ood)
+
+die() {
+    echo "error: $*" >&2
+    exit 1
+}
+
+log() {
+    echo "[${RECIPE_NAME}] $*" >&2
+}
+
+# _contains WORD LIST...: whether WORD is one of LIST.
+_contains() {
+    local word="$1" item
+    shift
+    for item in "$@"; do
+        [[ "${item}" == "${word}" ]] && return 0
+    done
+    return 1
+}
+
+# _quoted ARGS...: the arguments as one line of shell words (single-quoted where needed).
+_quoted() {
+    local arg out=() q="'"
+    for arg in "$@"; do
+        if [[ "${arg}" =~ ^[A-Za-z0-9_./:=+@%,-]+$ ]]; then
+            out+=("${arg}")
+        else
+            out+=("${q}${arg//${q}/${q}\\${q}${q}}${q}")
+        fi
+    done
+    echo "${out[*]}"
+}
+
+# _model_defaults MODEL: GPU sizing for one policy model (80 GB GPUs, FSDP actor, vLLM rollout).
+_model_defaults() {
+    case "$1" in
+        qwen2.5-3b)
+            : "${MODEL_PATH:=Qwen/Qwen2.5-3B-Instruct}"
+            : "${N_GPUS:=4}"
+            : "${ROLLOUT_TP:=2}"
+            : "${PPO_MICRO_BATCH_SIZE_PER_GPU:=16}"
+            : "${LOG_PROB_MICRO_BATCH_SIZE_PER_GPU:=32}"
+            : "${REF_PARAM_OFFLOAD:=True}"
+            ;;
+        qwen2.5-1.5b)
+            : "${MODEL_PATH:=Qwen/Qwen2.5-1.5B-Instruct}"
+            : "${N_GPUS:=2}"
+            : "${ROLLOUT_TP:=1}"
+            : "${PPO_MICRO_BATCH_SIZE_PER_GPU:=32}"
+            : "${LOG_PROB_MICRO_BATCH_SIZE_PER_GPU:=64}"
+            : "${REF_PARAM_OFFLOAD:=False}"
+            ;;
+        *)
+            die "unknown model '$1' (known: qwen2.5-3b, qwen2.5-1.5b)"
+            ;;
+    esac
+}
+
+# _defaults: everything not tied to the model. Needs METHOD, DOMAIN and the model defaults.
+_defaults() {
+    # The paper's GRPO settings (docs: method.md section 2), in one place. The warm-up samples
+    # its memory with ROLLOUT_N, TEMPERATURE, TOP_P and the two lengths, and main_ppo's rollout
+    # gets the same variables, so the memory's rollouts and the online ones come from one setting.
+    : "${TRAIN_BATCH_SIZE:=128}"      # prompts per GRPO step
+    : "${ROLLOUT_N:=8}"               # rollouts per prompt (the GRPO group)
+    : "${TEMPERATURE:=1.0}"
+    : "${TOP_P:=1.0}"
+    : "${MAX_PROMPT_LENGTH:=1024}"
+    : "${MAX_RESPONSE_LENGTH:=1024}"
+    : "${LR:=1e-6}"
+    : "${KL_LOSS_COEF:=0.001}"        # KL loss, low_var_kl
+    : "${TOTAL_TRAINING_STEPS:=410}"
+    # The paper does not give the PPO mini-batch; 64 prompts = 2 policy updates per step.
+    : "${PPO_MINI_BATCH_SIZE:=64}"
+
+    # Resources and the rest of the GPU sizing.
+    : "${NNODES:=1}"
+    : "${GPU_MEMORY_UTILIZATION:=0.6}"
+    : "${REWARD_NUM_WORKERS:=8}"
+
+    # Data, labels and seeds.
+    : "${LABEL_RATIO:=0.2}"
+    : "${SEED:=0}"
+    : "${PREPARE_SOURCE:=auto}"       # auto | local | hf
+    # Local copies in the layout of shared/ (beside the repository here); set DATA_ROOT= (empty)
+    # for the hub and packages only. GPQA is gated on the hub: GPQA_FILE is its release CSV.
+    : "${DATA_ROOT=${REPO_DIR%/*}/shared/data}"
+    : "${GPQA_FILE:=}"
+    : "${WARMUP_BACKEND:=auto}"
+
+    # Where things go.
+    : "${OUTPUT_ROOT:=${REPO_DIR}/runs/verl}"
+    : "${DATA_DIR:=${OUTPUT_ROOT}/data/${DOMAIN}-s${SEED}}"
+    : "${VAL_FILE:=${DATA_DIR}/val.parquet}"
+
+    # Trainer bookkeeping. Steps, not epochs, end the run: TOTAL_EPOCHS only has to be large enough.
+    : "${TOTAL_EPOCHS:=1000}"
+    : "${SAVE_FREQ:=50}"
+    : "${TEST_FREQ:=10}"
+    : "${VAL_BEFORE_TRAIN:=True}"
+    : "${LOGGER:=console}"            # e.g. console,wandb
+    : "${PROJECT_NAME:=memreward}"
+    : "${PYTHON:=python3}"
+}
+
+# _check_params: fail early, with the variable's name, on values main_ppo would reject late.
+_check_params() {
+    local name
+    for name in N_GPUS NNODES ROLLOUT_TP ROLLOUT_N TRAIN_BATCH_SIZE PPO_MINI_BATCH_SIZE \
+        PPO_MICRO_BATCH_SIZE_PER_GPU LOG_PROB_MICRO_BATCH_SIZE_PER_GPU MAX_PROMPT_LENGTH \
+        MAX_RESPONSE_LENGTH TOTAL_TRAINING_STEPS TOTAL_EPOCHS; do
+        [[ "${!name}" =~ ^[1-9][0-9]*$ ]] || die "${name} must be a positive integer (got '${!name}')"
+    done
+    ((N_GPUS % ROLLOUT_TP == 0)) ||
+        die "N_GPUS (${N_GPUS}) must be a multiple of ROLLOUT_TP (${ROLLOUT_TP}); set ROLLOUT_TP=1 on fewer GPUs"
+    [[ "${SEED}" =~ ^[0-9]+$ ]] || die "SEED must be a non-negative integer (got '${SEED}')"
+    # The labelled file's name uses Python's format(ratio, "g"), as `memreward prepare` writes it.
+    RATIO_TAG="$("${PYTHON}" -c '
+import sys
+try:
+    r = float(sys.argv[1])
+except ValueError:
+    sys.exit(1)
+if not 0.0 < r <= 1.0:
+    sys.exit(1)
+print(format(r, "g"))
+' "${LABEL_RATIO}")" || die "LABEL_RATIO must be a number in (0, 1] (got '${LABEL_RATIO}')"
+}
+
+# _run NAME CMD...: run one step, or in dry-run mode only say what it would run.
+_run() {
+    local name="$1"
+    shift
+    if [[ "${DRY_RUN}" == 1 ]]; then
+        echo "[dry-run] ${name}: would run: $(_quoted "$@")" >&2
+        return 0
+    fi
+    log "${name}: $(_quoted "$@")"
+    "$@"
+}
+
+# _prepare: `memreward prepare` unless every file of the data set is in DATA_DIR. Any missing file
+# means an incomplete set (or another LABEL_RATIO); prepare is deterministic given the seed.
+_prepare() {
+    local needed=(train.parquet val.parquet test.parquet "labelled_${RATIO_TAG}.json"
+        "train_labelled_${RATIO_TAG}.parquet" manifest.json)
+    local file missing=()
+    for file in "${needed[@]}"; do
+        [[ -f "${DATA_DIR}/${file}" ]] || missing+=("${file}")
+    done
+    if ((${#missing[@]} == 0)); then
+        log "prepare: found the data set in ${DATA_DIR}; skipped"
+        return 0
+    fi
+    local cmd=(prepare --domain "${DOMAIN}" --out "${DATA_DIR}" --label-ratio "${LABEL_RATIO}"
+        --seed "${SEED}" --source "${PREPARE_SOURCE}" --data-root "${DATA_ROOT}")
+    if [[ -n "${GPQA_FILE}" ]]; then
+        cmd+=(--gpqa-file "${GPQA_FILE}")
+    fi
+    _run prepare "${PYTHON}" -m memreward_verl.cli "${cmd[@]}"
+    if [[ "${DRY_RUN}" == 1 ]]; then
+        return 0
+    fi
+    for file in "${needed[@]}"; do
+        [[ -f "${DATA_DIR}/${file}" ]] || die "prepare finished but did not write ${DATA_DIR}/${file}"
+    done
+}
+
+# _warmup: the warm-up (initial-policy rollouts -> memory -> GNN) unless ARTIFACT_DIR/artifact.json
+# exists.
+_warmup() {
+    if [[ -f "${ARTIFACT_DIR}/artifact.json" ]]; then
+        log "warm-up: found ${ARTIFACT_DIR}/artifact.json; skipped"
+        return 0
+    fi
+    _run warm-up "${PYTHON}" -m memreward_verl.cli warmup \
+        --train "${DATA_DIR}/train.parquet" \
+        --labelled "${LABELLED_FILE}" \
+        --model "${MODEL_PATH}" \
+        --n "${ROLLOUT_N}" \
+        --temperature "${TEMPERATURE}" \
+        --top-p "${TOP_P}" \
+        --max-prompt-length "${MAX_PROMPT_LENGTH}" \
+        --max-response-length "${MAX_RESPONSE_LENGTH}" \
+        --backend "${WARMUP_BACKEND}" \
+        --seed "${SEED}" \
+        --out "${ARTIFACT_DIR}"
+    if [[ "${DRY_RUN}" == 1 ]]; then
+        return 0
+    fi
+    [[ -f "${ARTIFACT_DIR}/artifact.json" ]] ||
+        die "warm-up finished but did not write ${ARTIFACT_DIR}/artifact.json"
+}
+
+# _reward_overrides: the reward part of the main_ppo command for METHOD, into REWARD_ARGS.
+_reward_overrides() {
+    case "${METHOD}" in
+        memreward)
+            REWARD_ARGS=(
+                reward.reward_manager.source=importlib
+                reward.reward_manager.name=MemRewardManager
+                reward.reward_manager.module.path=pkg://memreward_verl.reward_manager
+                "+reward.reward_kwargs.artifact_dir=${ARTIFACT_DIR}"
+            )
+            ;;
+        majority_vote)
+            # The labelled prompts are MemReward's (the same file); the others are rewarded for
+            # agreeing with their group's most common answer. No memory, so no warm-up.
+            REWARD_ARGS=(
+                reward.reward_manager.source=importlib
+                reward.reward_manager.name=MemRewardManager
+                reward.reward_manager.module.path=pkg://memreward_verl.reward_manager
+                +reward.reward_kwargs.reward_mode=majority_vote
+                "+reward.reward_kwargs.labelled_ids_file=${LABELLED_FILE}"
+            )
+            ;;
+        oracle | labelled_only)
+            # verl's built-in naive manager with our verifiers as its reward function: the ground
+            # truth of every rollout. pkg:// imports the module by name in every reward worker.
+            REWARD_ARGS=(
+                reward.reward_manager.source=register
+                reward.reward_manager.name=naive
+                reward.custom_reward_function.path=pkg://memreward_verl.verify
+                reward.custom_reward_function.name=compute_score
+            )
+            ;;
+        *)
+            die "unknown method '${METHOD}'"
+            ;;
+    esac
+}
+
+# recipe_main METHOD DOMAIN MODEL [--dry-run] [hydra overrides...]
+recipe_main() {
+    METHOD="$1"
+    DOMAIN="$2"
+    local model="$3"
+    shift 3
+    RECIPE_NAME="$(basename "$0" .sh)"
+    REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    DRY_RUN=0
+    local extra=() arg
+    for arg in "$@"; do
+        case "${arg}" in
+            --dry-run) DRY_RUN=1 ;;
+            -h | --help)
+                sed -s -n '2,/^$/s/^# \{0,1\}//p' "$0" "${BASH_SOURCE[0]}"
+                exit 0
+                ;;
+            *) extra+=("${arg}") ;;
+        esac
+    done
+    _contains "${METHOD}" "${METHODS[@]}" || die "unknown method '${METHOD}' (known: ${METHODS[*]})"
+    _contains "${DOMAIN}" "${DOMAINS[@]}" || die "unknown domain '${DOMAIN}' (known: ${DOMAINS[*]})"
+
+    _model_defaults "${model}"
+    _defaults
+    _check_params
+
+    local model_tag="${MODEL_PATH%/}"
+    model_tag="${model_tag##*/}"
+    LABELLED_FILE="${DATA_DIR}/labelled_${RATIO_TAG}.json"
+    # The artifact depends on the data, the labels, the model and the sampling: all in its name.
+    local sampling="n${ROLLOUT_N}-t${TEMPERATURE}-p${TOP_P}-len${MAX_PROMPT_LENGTH}-${MAX_RESPONSE_LENGTH}"
+    : "${ARTIFACT_DIR:=${DATA_DIR}/warmup/${model_tag}-r${RATIO_TAG}-s${SEED}-${sampling}}"
+    if [[ "${METHOD}" == oracle ]]; then
+        : "${EXPERIMENT_NAME:=${METHOD}-${DOMAIN}-${model_tag}-s${SEED}}"
+    else
+        : "${EXPERIMENT_NAME:=${METHOD}-${DOMAIN}-${model_tag}-r${RATIO_TAG}-s${SEED}}"
+    fi
+    : "${RUN_DIR:=${OUTPUT_ROOT}/runs/${EXPERIMENT_NAME}}"
+    if [[ "${METHOD}" == labelled_only ]]; then
+        : "${TRAIN_FILE:=${DATA_DIR}/train_labelled_${RATIO_TAG}.parquet}"
+    else
+        : "${TRAIN_FILE:=${DATA_DIR}/train.parquet}"
+    fi
+
+    # The memreward CLI runs on the interpreter that runs main_ppo.
+    _prepare
+    if [[ "${METHOD}" == memreward ]]; then
+        _warmup
+    fi
+    local REWARD_ARGS=()
+    _reward_overrides
+
+    local cmd=(
+        "${PYTHON}" -m verl.trainer.main_ppo
+        algorithm.adv_estimator=grpo
+        algorithm.use_kl_in_reward=False
+        "data.train_files=${TRAIN_FILE}"
+        "data.val_files=${VAL_FILE}"
+        "data.train_batch_size=${TRAIN_BATCH_SIZE}"
+        "data.max_prompt_length=${MAX_PROMPT_LENGTH}"
+        "data.max_response_length=${MAX_RESPONSE_LENGTH}"
+        data.filter_overlong_prompts=True
+        data.truncation=error
+        "data.seed=${SEED}"
+        "actor_rollout_ref.model.path=${MODEL_PATH}"
+        actor_rollout_ref.model.use_remove_padding=True
+        actor_rollout_ref.model.enable_gradient_checkpointing=True
+        "actor_rollout_ref.actor.optim.lr=${LR}"
+        "actor_rollout_ref.actor.ppo_mini_batch_size=${PPO_MINI_BATCH_SIZE}"
+        "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=${PPO_MICRO_BATCH_SIZE_PER_GPU}"
+        actor_rollout_ref.actor.use_kl_loss=True
+        "actor_rollout_ref.actor.kl_loss_coef=${KL_LOSS_COEF}"
+        actor_rollout_ref.actor.kl_loss_type=low_var_kl
+        actor_rollout_ref.actor.entropy_coeff=0
+        actor_rollout_ref.actor.fsdp_config.param_offload=False
+        actor_rollout_ref.actor.fsdp_config.optimizer_offload=False
+        actor_rollout_ref.rollout.name=vllm
+        "actor_rollout_ref.rollout.n=${ROLLOUT_N}"
+        "actor_rollout_ref.rollout.temperature=${TEMPERATURE}"
+        "actor_rollout_ref.rollout.top_p=${TOP_P}"
+        "actor_rollout_ref.rollout.tensor_model_parallel_size=${ROLLOUT_TP}"
+        "actor_rollout_ref.rollout.gpu_memory_utilization=${GPU_MEMORY_UTILIZATION}"
+        "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=${LOG_PROB_MICRO_BATCH_SIZE_PER_GPU}"
+        "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=${LOG_PROB_MICRO_BATCH_SIZE_PER_GPU}"
+        "actor_rollout_ref.ref.fsdp_config.param_offload=${REF_PARAM_OFFLOAD}"
+        "reward.num_workers=${REWARD_NUM_WORKERS}"
+        "${REWARD_ARGS[@]}"
+        "trainer.n_gpus_per_node=${N_GPUS}"
+        "trainer.nnodes=${NNODES}"
+        trainer.critic_warmup=0
+        "trainer.total_training_steps=${TOTAL_TRAINING_STEPS}"
+        "trainer.total_epochs=${TOTAL_EPOCHS}"
+        "trainer.save_freq=${SAVE_FREQ}"
+        "trainer.test_freq=${TEST_FREQ}"
+        "trainer.val_before_train=${VAL_BEFORE_TRAIN}"
+        "trainer.logger=[${LOGGER}]"
+        "trainer.project_name=${PROJECT_NAME}"
+        "trainer.experiment_name=${EXPERIMENT_NAME}"
+        "trainer.default_local_dir=${RUN_DIR}/checkpoints"
+        "hydra.run.dir=${RUN_DIR}"
+        "${extra[@]}"
+    )
+
+    if [[ "${DRY_RUN}" == 1 ]]; then
+        # One override per line, each a shell word: `bash` can run the printed text as it is.
+        echo "$(_quoted "${cmd[@]:0:3}") \\"
+        local i last=$((${#cmd[@]} - 1))
+        for ((i = 3; i <= last; i++)); do
+            if ((i < last)); then
+                echo "    $(_quoted "${cmd[i]}") \\"
+            else
+                echo "    $(_quoted "${cmd[i]}")"
+            fi
+        done
+        return 0
+    fi
+    log "main_ppo: ${EXPERIMENT_NAME} (run dir ${RUN_DIR})"
+    "${cmd[@]}"
+}
