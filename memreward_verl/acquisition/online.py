@@ -104,7 +104,7 @@ class OnlineAcquirer:
 
     def _threshold(self) -> float:
         rate = self.cfg.budget.rate
-        if rate is None or len(self._window) < self.cfg.min_window:
+        if rate is None or not self._window or len(self._window) < self.cfg.min_window:
             return -math.inf
         rate = min(1.0, rate * (1.0 + self.cfg.catch_up_gain * max(0.0, self.budget.deficit())))
         if rate <= 0.0:

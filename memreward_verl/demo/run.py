@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class DemoConfig:
-    """Sizes of the demo (defaults: ~10 minutes on 2 CPU cores, ~2 minutes when cached).
+    """Sizes of the demo (defaults: measured in BENCHMARKS.md section 6 on 2 CPU cores).
 
     Attributes:
         out_dir: everything goes here (model folder, parquet, caches, artifact, report, plots).
@@ -53,13 +53,13 @@ class DemoConfig:
     """
 
     out_dir: str = "runs/demo"
-    train_prompts: int = 48
+    train_prompts: int = 128
     label_ratio: float = 0.2
-    step_train_prompts: int = 8
-    step_new_prompts: int = 8
+    step_train_prompts: int = 16
+    step_new_prompts: int = 16
     sampling: SamplingConfig = dataclasses.field(
         default_factory=lambda: SamplingConfig(
-            n=8, temperature=1.0, top_p=1.0, max_prompt_length=128, max_response_length=40
+            n=8, temperature=1.0, top_p=1.0, max_prompt_length=128, max_response_length=64
         )
     )
     batch_prompts: int = 16
