@@ -96,6 +96,7 @@ def test_metrics_written(warm):
     assert m["sampling"] == SAMPLING.to_dict()
     assert "val_auc" in m["fit"]
     assert m["hidden_eval"]["rollouts"] == 12 * SAMPLING.n or "note" in m["hidden_eval"]
+    assert (result.artifact_dir / "warmup.png").stat().st_size > 10_000
 
 
 def test_rerun_uses_cache(warm, generator):

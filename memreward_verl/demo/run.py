@@ -77,7 +77,7 @@ def _write_parquet(rows: list[dict], path: Path) -> Path:
     return path
 
 
-def _score_step(cfg: DemoConfig, model_dir: str, artifact_dir: Path, queries: list, labelled: set[str]) -> Any:
+def _score_step(cfg: DemoConfig, model_dir: str, artifact_dir: Path, queries: list) -> Any:
     """Stream the step's rollouts (shuffled) through verl's RewardLoopManager; return its output batch."""
     import ray
     from transformers import AutoTokenizer
@@ -169,7 +169,7 @@ def run_demo(cfg: DemoConfig | None = None) -> dict[str, Any]:
     step_gen_s = time.time() - t_gen
 
     t_loop = time.time()
-    specs, batch = _score_step(cfg, model_dir, warm.artifact_dir, step_queries, labelled)
+    specs, batch = _score_step(cfg, model_dir, warm.artifact_dir, step_queries)
     loop_s = time.time() - t_loop
 
     rewards = batch.batch["rm_scores"].sum(-1).numpy()

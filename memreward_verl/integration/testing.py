@@ -1,4 +1,4 @@
-"""Builders for tests and benchmarks of the verl integration: a local tokenizer, verl samples and configs.
+"""Builders for the tests, benchmarks and CPU demo of the verl integration: a tokenizer, verl samples, configs.
 
 Nothing is downloaded: the tokenizer is a byte-level BPE trained on the texts at hand (exact
 round trip, so decoded responses equal the originals), and the job config is verl's own

@@ -31,6 +31,7 @@ from memreward_verl.rollouts import Query, Rollout, write_rollouts
 from memreward_verl.verify.label import LabelConfig, label_queries
 from memreward_verl.warmup.cache import GenerationCache
 from memreward_verl.warmup.generate import Generator, make_generator
+from memreward_verl.warmup.plots import plot_warmup
 from memreward_verl.warmup.prompts import PromptRow, read_labelled_ids, read_prompt_rows
 from memreward_verl.warmup.sampling import SamplingConfig
 
@@ -141,25 +142,29 @@ def generate_rollouts(
     return queries, too_long
 
 
-def _hidden_eval(
-    queries: list[Query], artifact, hidden: dict[str, list[int | None]], cfg: MemRewardConfig
-) -> dict[str, Any]:
-    """MemReward and the majority vote against the hidden truth of the unlabelled prompts."""
-    memory = artifact.memory
-    g = memory.groups
-    prob = predict_memory(artifact.model, memory, cfg)
-    share = g.feats[:, GROUP_FEATURES.index("share")].astype(np.float64)
+def _hidden_truth(artifact, hidden: dict[str, list[int | None]]) -> np.ndarray:
+    """``[R]`` hidden 0/1 truth of the memory's rollouts, -1 where unknown (never given to the memory)."""
+    g = artifact.memory.groups
     truth = np.full(g.num_rollouts, -1, dtype=np.int64)
     for qi, sl in enumerate(g.group_slices()):
         labels = hidden.get(g.query_ids[qi])
         if labels is not None:
             truth[sl] = [-1 if v is None else v for v in labels]
+    return truth
+
+
+def _hidden_eval(
+    artifact, prob: np.ndarray, share: np.ndarray, truth: np.ndarray, cfg: MemRewardConfig
+) -> dict[str, Any]:
+    """MemReward and the majority vote against the hidden truth of the unlabelled prompts."""
+    g = artifact.memory.groups
     mask = truth >= 0
     if mask.sum() == 0 or len(np.unique(truth[mask])) < 2:
         return {"rollouts": int(mask.sum()), "note": "hidden truth has a single class; AUC undefined"}
     clusters = g.cluster_ids(cfg.graph.agreement_cosine)
     exclusive = single_answer(g.domains)[g.rollout_query]
-    out: dict[str, Any] = {"rollouts": int(mask.sum()), "queries": len(hidden), "accuracy": float(truth[mask].mean())}
+    n_queries = len(np.unique(g.rollout_query[mask]))
+    out: dict[str, Any] = {"rollouts": int(mask.sum()), "queries": n_queries, "accuracy": float(truth[mask].mean())}
     rq = g.rollout_query[mask]
     for name, p in (("memreward", prob), ("majority_vote", share)):
         hard = hard_rewards(
@@ -241,9 +246,15 @@ def run_warmup(cfg: WarmupConfig, generator: Generator | None = None, embedder: 
         "total_s": round(time.time() - t0, 2),
         "fit": artifact.metrics,
     }
-    if cfg.hidden_eval:
-        metrics["hidden_eval"] = _hidden_eval(queries, artifact, hidden, cfg.memreward)
+    g = artifact.memory.groups
+    prob = predict_memory(artifact.model, artifact.memory, cfg.memreward)
+    share = g.feats[:, GROUP_FEATURES.index("share")].astype(np.float64)
+    truth = _hidden_truth(artifact, hidden) if cfg.hidden_eval else None
+    if truth is not None:
+        metrics["hidden_eval"] = _hidden_eval(artifact, prob, share, truth, cfg.memreward)
     out = Path(cfg.out)
+    labelled_rollouts = np.isin(g.rollout_query, [i for i, q in enumerate(g.query_ids) if q in labelled_set])
+    plot_warmup(out / "warmup.png", metrics, prob, labelled_rollouts, truth, share)
     (out / "warmup.json").write_text(json.dumps(metrics, indent=2, default=float), encoding="utf-8")
     (out / "warmup_config.json").write_text(json.dumps(_config_dict(cfg), indent=2, default=str), encoding="utf-8")
     # The rollouts as stored: labels only for labelled prompts (hidden truth is never written here).
