@@ -25,7 +25,9 @@ embedding cache only precomputes what it will ask for. Blocking work runs on one
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
@@ -64,6 +66,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 ON_TIMEOUT = ("partial", "neutral", "error")
+# Budget counters of online acquisition, in ``<state_dir>.acquisition.json`` beside the state
+# directory (save_artifact replaces that directory whole); see MemoryService._save_budget.
+ACQ_BUDGET_SUFFIX = ".acquisition.json"
 
 
 class GroupTimeoutError(TimeoutError):
@@ -373,6 +378,7 @@ class MemoryService(_GroupCollector):
         self._acq_offered = 0  # groups offered in that step
         self._acq_to_join: list[tuple[list[RewardSample], list[float]]] = []  # bought, joining at the boundary
         self.acq_log: list[dict[str, object]] = []  # every offer, in order (the last 10,000)
+        self._restore_budget()
 
     def stats(self) -> dict[str, float]:
         """Counters (samples, groups, timeouts, stragglers, texts embedded and reused, growth, refits),
@@ -429,6 +435,42 @@ class MemoryService(_GroupCollector):
         ]
 
     # -- online acquisition -----------------------------------------------------------------------
+    def _budget_path(self) -> Path | None:
+        if not self.cfg.state_dir or self.acquirer is None:
+            return None
+        state_dir = Path(self.cfg.state_dir)
+        return state_dir.with_name(state_dir.name + ACQ_BUDGET_SUFFIX)
+
+    def _save_budget(self) -> None:
+        """Persist the budget counters after every offer (with ``state_dir``), so that a restarted
+        worker continues the step's spending instead of starting it again (which could overspend)."""
+        path = self._budget_path()
+        if path is None:
+            return
+        assert self.acquirer is not None
+        budget = self.acquirer.budget.snapshot()
+        state = {"acq_step": self._acq_step, "acq_offered": self._acq_offered, "budget": budget}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def _restore_budget(self) -> None:
+        path = self._budget_path()
+        if path is None or not path.is_file():
+            return
+        assert self.acquirer is not None
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"acquisition budget state {path} is corrupt ({exc.msg}); fix or delete it") from None
+        if state.get("acq_step") is None:
+            return
+        self.acquirer.new_step(int(state["acq_step"]))
+        self.acquirer.budget.restore(state["budget"])
+        self._acq_step, self._acq_offered = int(state["acq_step"]), int(state["acq_offered"])
+        logger.info("acquisition budget restored from %s: %s", path, state)
+
     def _acq_boundary(self, samples: list[RewardSample]) -> None:
         """Start a new acquisition step when the group belongs to a later one; bought groups join then.
 
@@ -474,6 +516,7 @@ class MemoryService(_GroupCollector):
         )
         decision = self.acquirer.offer(view)
         self._acq_offered += 1
+        self._save_budget()
         spent = self.acquirer.budget.spent_step
         self.acq_log.append(
             {"uid": group.uid, "query_id": samples[0].query_id, "step": decision.step, "buy": decision.buy,
@@ -498,6 +541,7 @@ class MemoryService(_GroupCollector):
             true = await asyncio.get_running_loop().run_in_executor(None, self.oracle, request)
         except Exception:
             self.acquirer.release(group.uid)
+            self._save_budget()
             self.counters["acq_oracle_errors"] += 1
             logger.exception("oracle failed on bought group uid=%r; its label went back to the budget", group.uid)
             raise

@@ -328,3 +328,33 @@ def test_acquisition_budget_holds_at_every_decision_under_interleaving(artifact_
     by_uid = {s.uid: o for s, o in zip(order, out)}
     assert sorted(u for u, o in by_uid.items() if o.acquisition.acquired) == bought
     assert sorted(svc.acquisition_state()["to_join"]) == bought  # they join when step 6 begins
+
+
+def test_restarted_worker_continues_the_budget(artifact_dir, embedder, new_queries, tmp_path):
+    """With state_dir, the budget counters survive a worker restart: a fresh service (what Ray's restart
+    builds) on the same state_dir must not buy again what the step already spent (budget_total=1)."""
+    state = tmp_path / "state"
+
+    def service():
+        cfg = ServiceConfig(
+            acquisition=AcquirerConfig(strategy="random", budget=BudgetConfig(fraction=None, total=1)),
+            state_dir=str(state),
+        )
+        return MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), cfg)
+
+    async def offer(svc, q, uid):
+        return await asyncio.gather(*(svc.predict(s, 4) for s in _samples(q, uid)))
+
+    first = service()
+    out = asyncio.run(offer(first, new_queries[0], "u0"))
+    assert all(o.acquisition.acquired for o in out)
+    saved = json.loads((tmp_path / "state.acquisition.json").read_text())
+    assert saved["budget"]["spent_total"] == 1
+    restarted = service()
+    assert restarted.acquirer.budget.spent_total == 1
+    later = [asyncio.run(offer(restarted, q, f"r{i}")) for i, q in enumerate(new_queries[1:])]
+    assert not any(o.acquisition.acquired for group in later for o in group)
+    stats = restarted.stats()
+    assert stats.get("acq_bought", 0) == 0 and stats["acquisition/total_bought"] == 1  # total: the whole run
+    with pytest.raises(ValueError, match="spent_total"):
+        restarted.acquirer.budget.restore({**saved["budget"], "spent_total": -1})

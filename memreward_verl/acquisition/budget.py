@@ -53,6 +53,9 @@ class BudgetConfig:
         return min(1.0, self.total / self.expected_groups) if self.expected_groups else None
 
 
+_COUNTERS = ("step", "seen_step", "spent_step", "seen_total", "spent_total")
+
+
 class BudgetTracker:
     """Thread-safe counter of groups seen and labels bought, per step and in total."""
 
@@ -89,6 +92,21 @@ class BudgetTracker:
         with self._lock:
             self.spent_step = max(0, self.spent_step - labels)
             self.spent_total = max(0, self.spent_total - labels)
+
+    def snapshot(self) -> dict[str, int]:
+        """The counters, to persist (a restarted worker must not spend a step's budget twice)."""
+        with self._lock:
+            return {k: getattr(self, k) for k in _COUNTERS}
+
+    def restore(self, state: dict[str, int]) -> None:
+        """Counters from :meth:`snapshot` (missing or negative values are an error naming the key)."""
+        with self._lock:
+            for k in _COUNTERS:
+                v = state.get(k)
+                if not isinstance(v, int) or v < 0:
+                    raise ValueError(f"budget state: {k!r} must be a non-negative integer (got {v!r})")
+            for k in _COUNTERS:
+                setattr(self, k, int(state[k]))
 
     # -- queries ------------------------------------------------------------------------------
     def _cap(self) -> tuple[int, int]:
