@@ -24,6 +24,7 @@ embedding cache only precomputes what it will ask for. Blocking work runs on one
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import json
 import logging
@@ -174,7 +175,7 @@ class _CachedEmbedder(Embedder):
         return np.stack([found[t] for t in texts]).astype(np.float32)
 
 
-class _GroupCollector:
+class _GroupCollector(abc.ABC):
     """Collects rollouts by uid and decides each group once complete (or timed out): the shared part.
 
     Subclasses say what happens when a rollout arrives (:meth:`_on_arrival`) and how a group's
@@ -215,18 +216,19 @@ class _GroupCollector:
 
     def close(self) -> None:
         """Stop background threads (none here)."""
+        return None
 
     # -- hooks ----------------------------------------------------------------------------------
     def _on_arrival(self, sample: RewardSample) -> asyncio.Future | None:
         """Work started when a rollout arrives; the group is decided once it is done."""
         return None
 
+    @abc.abstractmethod
     async def _decide(self, group: _Group, timed_out: bool) -> list[GroupOutcome]:
         """Rewards of a group (its arrival work is done)."""
-        raise NotImplementedError
 
     async def _grow_group(self, group: _Group, timed_out: bool, resolve: bool = True) -> GroupOutcome:
-        raise NotImplementedError(f"{type(self).__name__} does not grow a memory")
+        raise TypeError(f"{type(self).__name__} does not grow a memory")
 
     # -- collection -----------------------------------------------------------------------------
     async def _join(self, kind: str, sample: RewardSample, group_size: int, label: float | None) -> GroupOutcome:

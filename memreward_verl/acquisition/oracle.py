@@ -13,6 +13,7 @@ that only chosen groups ever saw ground truth.
 
 from __future__ import annotations
 
+import abc
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ def request_from_query(query: Query) -> OracleRequest:
     )
 
 
-class LabelOracle:
+class LabelOracle(abc.ABC):
     """Base class: ``oracle(request) -> rewards [n]`` with a thread-safe cost ledger.
 
     Args:
@@ -66,9 +67,9 @@ class LabelOracle:
     def cost(self, request: OracleRequest) -> float:
         return self.cost_per_group + self.cost_per_rollout * len(request.responses)
 
+    @abc.abstractmethod
     def label(self, request: OracleRequest) -> np.ndarray:
-        """Ground-truth rewards ``[n]`` in [0, 1] of the request's responses (override this)."""
-        raise NotImplementedError
+        """Ground-truth rewards ``[n]`` in [0, 1] of the request's responses."""
 
     def __call__(self, request: OracleRequest) -> np.ndarray:
         rewards = np.asarray(self.label(request), dtype=np.float64)

@@ -16,6 +16,7 @@ Add one with ``@STRATEGIES.register("name")`` on a :class:`Strategy` subclass.
 
 from __future__ import annotations
 
+import abc
 import math
 import threading
 import zlib
@@ -62,7 +63,7 @@ class Score:
         return self.priority == -math.inf
 
 
-class Strategy:
+class Strategy(abc.ABC):
     """Base class: score groups; optionally learn from bought ones.
 
     Thread-safe: scoring and recording hold the strategy's lock.
@@ -87,11 +88,13 @@ class Strategy:
         """Per-group generator: a group's score does not depend on which groups came before it."""
         return np.random.default_rng([self.cfg.seed, zlib.crc32(view.group_id.encode())])
 
+    @abc.abstractmethod
     def score(self, views: Sequence[GroupView]) -> list[Score]:
-        raise NotImplementedError
+        """One priority (and predicted CAG) per group; higher = buy first."""
 
     def record(self, view: GroupView, true_rewards: np.ndarray) -> None:
         """Learn from a bought group (default: nothing to learn)."""
+        return None
 
     @property
     def trained_on(self) -> list[str]:
