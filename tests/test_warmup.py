@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 
@@ -141,8 +142,7 @@ def test_cache_refuses_other_settings(tmp_path, generator):
 
 def test_overlong_prompts_are_skipped_and_counted(tmp_path, generator, train_parquet):
     rows = read_prompt_rows(train_parquet)[:4]
-    short = TransformersGenerator.__new__(TransformersGenerator)
-    short.__dict__.update(generator.__dict__)
+    short = copy.copy(generator)  # the same loaded model, another max_prompt_length
     short.sampling = dataclasses.replace(SAMPLING, max_prompt_length=5)
     cache = GenerationCache(tmp_path / "gen", short.model_path, short.sampling)
     queries, skipped = generate_rollouts(rows, short, cache, progress=False)

@@ -26,6 +26,7 @@ import numpy as np
 from memreward_verl.config import MemRewardConfig
 from memreward_verl.demo.tasks import arithmetic_tasks
 from memreward_verl.demo.tiny_llm import ensure_tiny_llm
+from memreward_verl.prepare.writer import write_parquet
 from memreward_verl.warmup.cache import GenerationCache
 from memreward_verl.warmup.generate import TransformersGenerator
 from memreward_verl.warmup.pipeline import WarmupConfig, generate_rollouts, run_warmup
@@ -67,14 +68,6 @@ class DemoConfig:
     threads: int = 2
     seed: int = 0
     progress: bool = True
-
-
-def _write_parquet(rows: list[dict], path: Path) -> Path:
-    import pandas as pd
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_parquet(path, index=False)
-    return path
 
 
 def _score_step(cfg: DemoConfig, model_dir: str, artifact_dir: Path, queries: list) -> Any:
@@ -132,8 +125,8 @@ def run_demo(cfg: DemoConfig | None = None) -> dict[str, Any]:
     model_dir = ensure_tiny_llm(out / "model")
     train_rows = arithmetic_tasks(cfg.train_prompts, seed=cfg.seed, split="train")
     new_rows = arithmetic_tasks(cfg.step_new_prompts, seed=cfg.seed, split="train", offset=cfg.train_prompts)
-    train_path = _write_parquet(train_rows, out / "data" / "train.parquet")
-    new_path = _write_parquet(new_rows, out / "data" / "new_prompts.parquet")
+    train_path = write_parquet(train_rows, out / "data" / "train.parquet")
+    new_path = write_parquet(new_rows, out / "data" / "new_prompts.parquet")
 
     generator = TransformersGenerator(model_dir, cfg.sampling, batch_prompts=cfg.batch_prompts, threads=cfg.threads)
     mcfg = MemRewardConfig()

@@ -44,7 +44,12 @@ def arithmetic_tasks(n: int, seed: int = 0, split: str = "train", offset: int = 
                 "prompt": [{"role": "user", "content": question}],
                 "ability": "math",
                 "reward_model": {"style": "rule", "ground_truth": str(answer)},
-                "extra_info": {"split": split, "index": offset + i, "query_id": f"demo/{kind}/{a}-{b}-{t}"},
+                "extra_info": {
+                    "split": split,
+                    "index": offset + i,
+                    "query_id": f"demo/{kind}/{a}-{b}-{t}",
+                    "dataset": "demo_arithmetic",
+                },
             }
         )
     return rows

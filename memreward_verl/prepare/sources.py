@@ -78,9 +78,6 @@ class DatasetSpec:
 # --------------------------------------------------------------------------------------- reading
 
 
-_open_text = open_text
-
-
 def read_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """The package's one JSON Lines reader (``convert.base.iter_jsonl``), its errors as RecordError."""
     try:
@@ -93,7 +90,7 @@ def read_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
 
 def read_json_list(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """A JSON file holding a list of objects (MBPP, MBPP+)."""
-    with _open_text(path) as fh:
+    with open_text(path) as fh:
         try:
             data = json.load(fh)
         except json.JSONDecodeError as exc:
@@ -111,7 +108,7 @@ def read_table(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     if ".jsonl" in path.name or path.name.endswith(".json"):
         yield from read_jsonl(path)
         return
-    with _open_text(path) as fh:
+    with open_text(path) as fh:
         for i, rec in enumerate(csv.DictReader(fh)):
             yield f"{path}: row {i + 2}", rec
 
@@ -295,7 +292,7 @@ def read_mmlu_dir(folder: Path) -> Iterator[tuple[str, dict[str, Any]]]:
         raise FileNotFoundError(f"mmlu: no <subject>_test.csv(.gz) files in {folder}")
     for path in files:
         subject = re.sub(r"_test\.csv(\.gz)?$", "", path.name)
-        with _open_text(path) as fh:
+        with open_text(path) as fh:
             for i, row in enumerate(csv.reader(fh)):
                 yield f"{path}: row {i + 1}", {"row": row, "subject": subject, "index": i}
 

@@ -50,19 +50,7 @@ class PromptRow:
         return users[-1] if users else self.messages[-1]["content"]
 
 
-def _plain(value: Any) -> Any:
-    """numpy/pyarrow containers -> Python lists and dicts."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _messages(value: Any, where: str) -> list[dict[str, str]]:
-    value = _plain(value)
     if isinstance(value, str):
         return [{"role": "user", "content": value}]
     if not isinstance(value, list) or not value:
@@ -83,22 +71,22 @@ def read_prompt_rows(path: str | Path, query_id_key: str = "query_id") -> list[P
         ValueError: an empty file, a row without ``data_source``/``prompt``/``extra_info[query_id_key]``,
             or a duplicated query id (each named with its row number).
     """
-    import pandas as pd
+    import pyarrow.parquet as pq
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"dataset {path} does not exist (run `memreward prepare` first)")
-    frame = pd.read_parquet(path)
-    if len(frame) == 0:
+    table = pq.read_table(path)
+    if table.num_rows == 0:
         raise ValueError(f"dataset {path} has no rows")
     for col in ("data_source", "prompt", "extra_info"):
-        if col not in frame.columns:
-            raise ValueError(f"dataset {path} has no column {col!r} (columns: {list(frame.columns)})")
+        if col not in table.column_names:
+            raise ValueError(f"dataset {path} has no column {col!r} (columns: {table.column_names})")
     rows: list[PromptRow] = []
     seen: dict[str, int] = {}
-    for i, rec in enumerate(frame.to_dict(orient="records")):
+    for i, rec in enumerate(table.to_pylist()):  # plain Python lists and dicts
         where = f"{path.name} row {i}"
-        extra = _plain(rec.get("extra_info")) or {}
+        extra = rec.get("extra_info") or {}
         if not isinstance(extra, dict) or not extra.get(query_id_key):
             raise ValueError(f"{where}: extra_info has no {query_id_key!r} (the prompt's id in the memory)")
         qid = str(extra[query_id_key])
@@ -108,7 +96,7 @@ def read_prompt_rows(path: str | Path, query_id_key: str = "query_id") -> list[P
         source = rec.get("data_source")
         if not isinstance(source, str) or not source:
             raise ValueError(f"{where}: 'data_source' must be a non-empty string (got {source!r})")
-        reward_model = _plain(rec.get("reward_model")) or {}
+        reward_model = rec.get("reward_model") or {}
         gt = reward_model.get("ground_truth") if isinstance(reward_model, dict) else None
         rows.append(
             PromptRow(
