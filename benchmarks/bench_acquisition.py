@@ -79,6 +79,12 @@ def main() -> None:
     p.add_argument("--pseudo", default="memreward")
     p.add_argument("--fit-seeds", default="0", help="predictor training seeds inside each simulation")
     p.add_argument("--belief", default="domain", help="StrategyConfig.belief: domain or independent")
+    p.add_argument(
+        "--validation-warm-start",
+        action=argparse.BooleanOptionalAction,
+        default=SimulationConfig.validation_warm_start,
+        help="learning strategies first learn from the warm-up validation groups (their labels hidden)",
+    )
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=str(HERE / "results" / "acquisition.json"))
     p.add_argument("--render", nargs="+", default=None, help="only merge these result JSONs into --out")
@@ -101,6 +107,7 @@ def main() -> None:
         label_ratio=args.label_ratio,
         pseudo=args.pseudo,
         strategy=StrategyConfig(belief=args.belief),
+        validation_warm_start=args.validation_warm_start,
     )
     meta = {
         "machine": _machine(),
@@ -112,6 +119,7 @@ def main() -> None:
         "pseudo": args.pseudo,
         "fit_seeds": args.fit_seeds,
         "belief": args.belief,
+        "validation_warm_start": args.validation_warm_start,
     }
     results = {}
     for name in args.sets.split(","):
@@ -140,7 +148,9 @@ def _write(results: dict, meta: dict, out: Path) -> None:
     head = (
         f"Machine: {meta['machine']}. Seeds {meta['seeds']}, batch {meta['batch']} groups per step, "
         f"warm-up labels {meta['label_ratio']:.0%}, pseudo rewards from `{meta['pseudo']}`, "
-        f"predictor fit seeds {meta['fit_seeds']}, belief `{meta.get('belief', 'domain')}`. "
+        f"predictor fit seeds {meta['fit_seeds']}, belief `{meta.get('belief', 'domain')}`, "
+        "validation warm start "
+        f"{'on' if meta.get('validation_warm_start') else 'off'}. "
         "Mean CAG of the groups NOT bought (lower is better), "
         "mean over seeds; `best` = the non-random strategy with the lowest CAG in that row; "
         f"`target` = at least 25% below random with AUC not lower by more than {AUC_TOLERANCE}; "

@@ -20,7 +20,7 @@ import os
 import pickle
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,9 @@ class Artifact:
     memory: ExperienceMemory
     model: MemRewardGNN
     metrics: dict[str, Any]
+    # The memory graph fit_gnn built (only right after building, never saved): callers that
+    # predict the whole memory at once reuse it instead of building it again.
+    graph: Any = field(default=None, repr=False, compare=False)
 
     @property
     def labelled_ids(self) -> list[str]:
@@ -148,7 +151,10 @@ def build_artifact(
         raise ArtifactError(f"groups were embedded with {groups.model_id!r}, the embedder is {embedder.model_id!r}")
     memory = ExperienceMemory(groups, labelled_ids, cfg.memory)
     result = fit_gnn(memory, cfg)
-    artifact = Artifact(cfg=cfg, memory=memory, model=result.model, metrics=result.metrics)
+    # The validation queries were never label inputs or targets of the fit: held-out examples
+    # (e.g. for acquisition strategies that learn how predictions relate to the truth).
+    metrics = {**result.metrics, "val_query_ids": [groups.query_ids[int(q)] for q in result.val_queries]}
+    artifact = Artifact(cfg=cfg, memory=memory, model=result.model, metrics=metrics, graph=result.graph)
     if out_dir is not None:
         save_artifact(out_dir, artifact)
     return artifact

@@ -46,8 +46,9 @@ REWARD_MODES = ("hard", "soft", "abstain", "majority_vote")
 # except the groups whose labels online acquisition bought ("acquired": the verifier's rewards).
 SOURCES = ("validation", "ground_truth", "predicted", "neutral", "acquired")
 # Online acquisition (NaN where the group was not offered): bought or not, labels spent in the step
-# so far, the strategy's predicted CAG of the pseudo rewards, the realised CAG (bought groups only).
-ACQ_KEYS = ("acq_bought", "acq_spent", "acq_pred_cag", "acq_real_cag")
+# so far, the strategy's predicted CAG of the pseudo rewards, the realised CAG (bought groups only);
+# acq_reused = 1 for a group of a prompt bought in an earlier step (oracle rewards, no budget).
+ACQ_KEYS = ("acq_bought", "acq_spent", "acq_pred_cag", "acq_real_cag", "acq_reused")
 EXTRA_KEYS = ("acc", "reward_source", "pred_prob", "hidden_gt", "pred_correct", "abstained", "timed_out", *ACQ_KEYS)
 NAN = float("nan")
 
@@ -97,10 +98,12 @@ class AcquisitionInfo:
     spent: float = NAN  # labels bought in the step so far, this group's included
     pred_cag: float = NAN  # the strategy's expected CAG of the group's pseudo rewards
     real_cag: float = NAN  # CAG of the pseudo rewards against the bought labels (bought groups only)
+    reused: float = NAN  # 1: the prompt was bought in an earlier step; the oracle labels it, no budget spent
 
     @property
     def acquired(self) -> bool:
-        return self.bought == 1.0
+        """The group's rewards are the oracle's (bought now, or its prompt bought before)."""
+        return self.bought == 1.0 or self.reused == 1.0
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,7 @@ class SampleReward:
             "acq_spent": float(self.acquisition.spent),
             "acq_pred_cag": float(self.acquisition.pred_cag),
             "acq_real_cag": float(self.acquisition.real_cag),
+            "acq_reused": float(self.acquisition.reused),
         }
 
     @classmethod

@@ -28,7 +28,6 @@ import abc
 import asyncio
 import json
 import logging
-import os
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
@@ -38,8 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
-from memreward_verl.acquisition.online import AcquirerConfig, OnlineAcquirer
-from memreward_verl.acquisition.oracle import LabelOracle, OracleRequest, VerifierOracle
+from memreward_verl.acquisition.desk import AcquisitionDesk, DeskConfig
+from memreward_verl.acquisition.heldout import held_out_examples
+from memreward_verl.acquisition.online import AcquirerConfig
+from memreward_verl.acquisition.oracle import LabelOracle
 from memreward_verl.acquisition.probes import GroupView
 from memreward_verl.answers import answer_key
 from memreward_verl.artifact import Artifact, ArtifactError, load_artifact, save_artifact
@@ -67,9 +68,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 ON_TIMEOUT = ("partial", "neutral", "error")
-# Budget counters of online acquisition, in ``<state_dir>.acquisition.json`` beside the state
-# directory (save_artifact replaces that directory whole); see MemoryService._save_budget.
-ACQ_BUDGET_SUFFIX = ".acquisition.json"
 
 
 class GroupTimeoutError(TimeoutError):
@@ -99,6 +97,11 @@ class ServiceConfig:
     # Without global_steps in the samples: a new acquisition step after this many offered groups
     # (None: one running step, so the budget fraction holds over all groups so far).
     acquisition_step_groups: int | None = None
+    # A prompt bought once gets the oracle's rewards in later steps, free of budget (acquisition/desk.py).
+    acquisition_reuse: bool = True
+    # Learning strategies (care, hybrid) first learn from the artifact's validation groups
+    # (acquisition/heldout.py); off: they learn from bought groups only.
+    acquisition_warm_start: bool = True
 
     def __post_init__(self) -> None:
         if self.on_timeout not in ON_TIMEOUT:
@@ -189,6 +192,7 @@ class _GroupCollector(abc.ABC):
         self.counters: Counter[str] = Counter()
         self._groups: dict[tuple[str, str], _Group] = {}
         self._closed: OrderedDict[tuple[str, str], bool] = OrderedDict()
+        self.desk: AcquisitionDesk | None = None  # online acquisition (subclasses make it)
 
     # -- public coroutines ----------------------------------------------------------------------
     async def predict(self, sample: RewardSample, group_size: int) -> GroupOutcome:
@@ -217,6 +221,23 @@ class _GroupCollector(abc.ABC):
     def close(self) -> None:
         """Stop background threads (none here)."""
         return None
+
+    def acquisition_state(self) -> dict[str, object]:
+        """Online acquisition so far (see :meth:`AcquisitionDesk.state`); empty when acquisition is off."""
+        return self.desk.state() if self.desk is not None else {}
+
+    def _make_desk(self, oracle: LabelOracle | None, join) -> AcquisitionDesk | None:
+        """The acquisition desk of ``cfg.acquisition`` (None: off); its files sit beside ``state_dir``
+        (save_artifact replaces that directory whole)."""
+        if self.cfg.acquisition is None:
+            return None
+        desk_cfg = DeskConfig(
+            acquirer=self.cfg.acquisition,
+            step_groups=self.cfg.acquisition_step_groups,
+            reuse=self.cfg.acquisition_reuse,
+            state_path=self.cfg.state_dir,
+        )
+        return AcquisitionDesk(desk_cfg, self.counters, oracle, join)
 
     # -- hooks ----------------------------------------------------------------------------------
     def _on_arrival(self, sample: RewardSample) -> asyncio.Future | None:
@@ -330,15 +351,13 @@ class MemoryService(_GroupCollector):
         oracle: labels of bought groups with ``cfg.acquisition`` (default: :class:`VerifierOracle`,
             the verifiers against the ground truth the samples carry).
 
-    Online acquisition (``cfg.acquisition``): every complete group (not a timed-out or straggling
-    one) whose samples carry a ground truth is offered to an :class:`OnlineAcquirer` once scored,
-    as a :class:`GroupView` of its probabilities, pseudo rewards, answer clusters and features.
-    A bought group gets the oracle's rewards; the acquirer learns from them (``record_bought``), and
-    the group joins the memory as labelled at the next step boundary, so every group of a step is
-    scored with the same memory. A group that is not bought gets its predicted rewards; only the
-    oracle reads ground truth, and only for bought groups. Step boundaries come from the samples'
-    ``global_step``; without it, from ``cfg.acquisition_step_groups`` offered groups; without
-    either, the run is one step (bought groups then join the memory at once).
+    Online acquisition (``cfg.acquisition``, :class:`AcquisitionDesk`): every complete group (not a
+    timed-out or straggling one) whose samples carry a ground truth is offered once scored, as a
+    GroupView of its probabilities, pseudo rewards, answer clusters and features. A bought group
+    gets the oracle's rewards and joins the memory as labelled at the next step boundary, so every
+    group of a step is scored with the same memory; its prompt keeps ground truth in later steps
+    (``acquisition_reuse``). A group that is not bought gets its predicted rewards; only the oracle
+    reads ground truth, and only for bought groups and prompts.
 
     Raises:
         ArtifactError: when the embedder differs from the one the memory was built with.
@@ -371,39 +390,25 @@ class MemoryService(_GroupCollector):
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="memreward-score")
         self._refit_executor = ThreadPoolExecutor(1, thread_name_prefix="memreward-refit")
         self._refit_running = False
-        self.acquirer: OnlineAcquirer | None = None
-        self.oracle: LabelOracle | None = None
-        if self.cfg.acquisition is not None:
-            self.acquirer = OnlineAcquirer(self.cfg.acquisition)
-            self.oracle = oracle or VerifierOracle()
-        self._acq_step: int | None = None  # the acquisition step in progress (None: none started)
-        self._acq_offered = 0  # groups offered in that step
-        self._acq_to_join: list[tuple[list[RewardSample], list[float]]] = []  # bought, joining at the boundary
-        self.acq_log: list[dict[str, object]] = []  # every offer, in order (the last 10,000)
-        self._restore_budget()
+        self.desk = self._make_desk(oracle, lambda pending: self._executor.submit(self._join_acquired, pending))
+        if self.desk is not None and self.cfg.acquisition_warm_start and not self.desk.restored:
+            if self.desk.acquirer.strategy.learns:
+                self.desk.acquirer.warm_start(self._validation_examples())
 
     def stats(self) -> dict[str, float]:
         """Counters (samples, groups, timeouts, stragglers, texts embedded and reused, growth, refits),
         open groups, memory size, and the seconds spent embedding (``embed_busy_s``) and scoring
         (``score_busy_s``)."""
         busy = {f"{k}_busy_s": round(v, 3) for k, v in self.busy_s.items()}
-        acq = self.acquirer.metrics() if self.acquirer is not None else {}
+        acq = self.desk.metrics() if self.desk is not None else {}
         return {**super().stats(), **busy, **acq, "memory_queries": self.predictor.memory.num_queries}
 
     def acquisition_state(self) -> dict[str, object]:
-        """Online acquisition so far: metrics, every offer (``log``), the groups the oracle was asked
-        for (``asked``), those the strategy learned from (``trained_on``) and those still to join
-        the memory (``to_join``). Empty when acquisition is off."""
-        if self.acquirer is None or self.oracle is None:
+        """Online acquisition so far (see :meth:`AcquisitionDesk.state`), plus the bought groups
+        that joined the memory (``joined``); empty when acquisition is off."""
+        if self.desk is None:
             return {}
-        return {
-            "metrics": self.acquirer.metrics(),
-            "log": list(self.acq_log),
-            "asked": list(self.oracle.asked),
-            "trained_on": list(self.acquirer.strategy.trained_on),
-            "to_join": [str(samples[0].uid) for samples, _ in self._acq_to_join],
-            "joined": [q for q in self.predictor.memory.labelled_ids if "#acq" in q],
-        }
+        return {**self.desk.state(), "joined": [q for q in self.predictor.memory.labelled_ids if "#acq" in q]}
 
     def describe(self) -> dict[str, object]:
         return {
@@ -413,6 +418,8 @@ class MemoryService(_GroupCollector):
         }
 
     def close(self) -> None:
+        if self.desk is not None:
+            self.desk.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._refit_executor.shutdown(wait=False, cancel_futures=True)
 
@@ -422,138 +429,48 @@ class MemoryService(_GroupCollector):
 
     async def _decide(self, group: _Group, timed_out: bool) -> list[GroupOutcome]:
         loop = asyncio.get_running_loop()
-        offer = self.acquirer is not None and not timed_out and not group.straggler
-        if offer:
-            self._acq_boundary(group.samples)
+        offer = self.desk is not None and not timed_out and not group.straggler
+        if offer:  # before scoring: a new step's purchases join the memory first (same thread, FIFO)
+            self.desk.boundary(group.samples)
         prob, clusters, feats = await loop.run_in_executor(self._executor, self._predict_sync, group.samples)
         rewards, abstained = self.rule.group_rewards(prob, clusters, group.samples[0].domain)
         n = len(group.samples)
         info = AcquisitionInfo()
         if offer:
-            rewards, info = await self._acquire(group, prob, rewards, clusters, feats)
+            rewards, info = await self.desk.decide(group.uid, group.samples, prob, rewards, clusters, feats)
         return [
             GroupOutcome(float(r), float(p), abstained and not info.acquired, timed_out, False, n, info)
             for r, p in zip(rewards, prob)
         ]
 
-    # -- online acquisition -----------------------------------------------------------------------
-    def _budget_path(self) -> Path | None:
-        if not self.cfg.state_dir or self.acquirer is None:
-            return None
-        state_dir = Path(self.cfg.state_dir)
-        return state_dir.with_name(state_dir.name + ACQ_BUDGET_SUFFIX)
+    def _validation_examples(self) -> list[tuple[GroupView, np.ndarray]]:
+        """The artifact's validation groups as held-out examples: predicted in one pass with all of
+        their labels hidden (as the fit validated them), viewed as a stream group would be."""
+        from memreward_verl.fit import predict_memory
 
-    def _save_budget(self) -> None:
-        """Persist the budget counters after every offer (with ``state_dir``), so that a restarted
-        worker continues the step's spending instead of starting it again (which could overspend)."""
-        path = self._budget_path()
-        if path is None:
-            return
-        assert self.acquirer is not None
-        budget = self.acquirer.budget.snapshot()
-        state = {"acq_step": self._acq_step, "acq_offered": self._acq_offered, "budget": budget}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(state), encoding="utf-8")
-        os.replace(tmp, path)
+        memory = self.predictor.memory
+        g = memory.groups
+        index = {q: i for i, q in enumerate(g.query_ids)}
+        val = [index[q] for q in self.artifact.metrics.get("val_query_ids", []) if q in index]
+        if not val:
+            return []
+        slices = g.group_slices()
+        clusters = g.cluster_ids(self.artifact.cfg.graph.agreement_cosine)
 
-    def _restore_budget(self) -> None:
-        path = self._budget_path()
-        if path is None or not path.is_file():
-            return
-        assert self.acquirer is not None
-        try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"acquisition budget state {path} is corrupt ({exc.msg}); fix or delete it") from None
-        if state.get("acq_step") is None:
-            return
-        self.acquirer.new_step(int(state["acq_step"]))
-        self.acquirer.budget.restore(state["budget"])
-        self._acq_step, self._acq_offered = int(state["acq_step"]), int(state["acq_offered"])
-        logger.info("acquisition budget restored from %s: %s", path, state)
+        def predict(labels: np.ndarray) -> np.ndarray:
+            known = {g.query_ids[q] for q in np.unique(g.rollout_query[labels >= 0])}
+            hidden = ExperienceMemory(g, sorted(known & set(memory.labelled_ids)), memory.cfg)
+            return predict_memory(self.artifact.model, hidden, self.artifact.cfg)
 
-    def _acq_boundary(self, samples: list[RewardSample]) -> None:
-        """Start a new acquisition step when the group belongs to a later one; bought groups join then.
+        def view(q: int, probs: np.ndarray) -> GroupView:
+            sl, domain = slices[q], g.domains[q]
+            pseudo, _ = self.rule.group_rewards(probs[sl], clusters[sl], domain)
+            return GroupView(g.query_ids[q], probs[sl], np.asarray(pseudo, dtype=np.float64), clusters[sl],
+                             g.feats[sl], bool(single_answer([domain])[0]))  # fmt: skip
 
-        Synchronous up to submitting the join to the worker thread, so any group scored after this
-        one (same thread, FIFO) is scored with the grown memory.
-        """
-        assert self.acquirer is not None
-        steps = [s.global_step for s in samples if s.global_step is not None]
-        if steps:
-            new = self._acq_step is None or max(steps) > self._acq_step
-            step = max(steps)
-        else:
-            size = self.cfg.acquisition_step_groups
-            new = self._acq_step is None or (size is not None and self._acq_offered >= size)
-            step = 0 if self._acq_step is None else self._acq_step + int(new)
-        if not new:
-            return
-        done = self.acquirer.new_step(step)
-        if self._acq_step is not None:
-            logger.info("acquisition step %s done: %s", self._acq_step, done)
-        self._acq_step, self._acq_offered = step, 0
-        pending, self._acq_to_join = self._acq_to_join, []
-        if pending:
-            self._executor.submit(self._join_acquired, pending)
-
-    async def _acquire(
-        self, group: _Group, prob: np.ndarray, pseudo: np.ndarray, clusters: np.ndarray, feats: np.ndarray
-    ) -> tuple[np.ndarray, AcquisitionInfo]:
-        """Offer the scored group; when bought, its oracle rewards (else ``pseudo``) and the verdict."""
-        assert self.acquirer is not None and self.oracle is not None
-        samples = group.samples
-        if any(s.ground_truth is None for s in samples):  # only presence is checked: nothing to buy
-            self.counters["acq_no_ground_truth"] += 1
-            return pseudo, AcquisitionInfo()
-        domain = samples[0].domain
-        view = GroupView(
-            group_id=group.uid,
-            probs=np.asarray(prob, dtype=np.float64),
-            pseudo=np.asarray(pseudo, dtype=np.float64),
-            clusters=np.asarray(clusters),
-            feats=feats,
-            exclusive=bool(single_answer([domain])[0]),
-        )
-        decision = self.acquirer.offer(view)
-        self._acq_offered += 1
-        self._save_budget()
-        spent = self.acquirer.budget.spent_step
-        self.acq_log.append(
-            {"uid": group.uid, "query_id": samples[0].query_id, "step": decision.step, "buy": decision.buy,
-             "priority": decision.priority, "pred_cag": decision.predicted_cag}
-        )  # fmt: skip
-        del self.acq_log[:-10_000]
-        if not decision.buy:
-            self.counters["acq_skipped"] += 1
-            return pseudo, AcquisitionInfo(0.0, float(spent), decision.predicted_cag)
-        first = samples[0]
-        request = OracleRequest(
-            group_id=group.uid,
-            data_source=first.data_source,
-            domain=first.domain,
-            ground_truth=first.ground_truth,
-            responses=[s.response for s in samples],
-            extra_info=first.extra_info,
-        )
-        try:
-            if any(s.ground_truth != first.ground_truth for s in samples):
-                raise ValueError(f"group uid={group.uid!r}: its samples carry different ground truths")
-            true = await asyncio.get_running_loop().run_in_executor(None, self.oracle, request)
-        except Exception:
-            self.acquirer.release(group.uid)
-            self._save_budget()
-            self.counters["acq_oracle_errors"] += 1
-            logger.exception("oracle failed on bought group uid=%r; its label went back to the budget", group.uid)
-            raise
-        real = self.acquirer.record_bought(group.uid, true)
-        self.counters["acq_bought"] += 1
-        self._acq_to_join.append((list(samples), [float(t) for t in true]))
-        if self.cfg.acquisition_step_groups is None and not any(s.global_step is not None for s in samples):
-            pending, self._acq_to_join = self._acq_to_join, []  # one running step: join now
-            self._executor.submit(self._join_acquired, pending)
-        return np.asarray(true, dtype=np.float64), AcquisitionInfo(1.0, float(spent), decision.predicted_cag, real)
+        examples = held_out_examples(val, memory.labels, slices, predict, view, jointly=True)
+        logger.info("acquisition warm start: %d validation groups of the artifact", len(examples))
+        return examples
 
     def _join_acquired(self, groups: list[tuple[list[RewardSample], list[float]]]) -> None:
         """Add bought groups to the memory as labelled (the grow path); errors are logged and counted."""
@@ -687,6 +604,10 @@ class MemoryService(_GroupCollector):
 class MajorityVoteService(_GroupCollector):
     """TTRL-style pseudo-labels: each group votes on its normalised answers; no memory, GNN or embedder.
 
+    With ``cfg.acquisition`` (the CARE paper's setting), complete groups are offered as in
+    :class:`MemoryService` with the vote shares as probabilities and equal answers as clusters; a
+    bought group gets the oracle's rewards instead of its vote.
+
     A rollout's answer is the answer part of its node text (text.py) normalised by
     :func:`memreward_verl.answers.answer_key` for its domain, the same keys the GNN's group
     features use; the rule (ties, unparseable answers) is :func:`memreward_verl.reward.majority_vote_rewards`.
@@ -701,6 +622,7 @@ class MajorityVoteService(_GroupCollector):
         cfg: collection settings (``grow_memory`` must be off).
         text: how responses are split into thinking and answer (an artifact's, or the default).
         clock: monotonic clock (tests substitute a fake).
+        oracle: labels of bought groups with ``cfg.acquisition`` (default: :class:`VerifierOracle`).
     """
 
     def __init__(
@@ -710,6 +632,7 @@ class MajorityVoteService(_GroupCollector):
         cfg: ServiceConfig | None = None,
         text: TextConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
+        oracle: LabelOracle | None = None,
     ) -> None:
         super().__init__(rule or RewardRule("majority_vote"), cfg or ServiceConfig(), clock)
         if self.cfg.grow_memory:
@@ -718,6 +641,15 @@ class MajorityVoteService(_GroupCollector):
         self.text = text or TextConfig()
         # uid -> (answer counts, group size) of closed groups, for stragglers
         self._votes: OrderedDict[str, tuple[Counter[str], int]] = OrderedDict()
+        self.desk = self._make_desk(oracle, None)  # no memory: purchases only reward their own group
+
+    def stats(self) -> dict[str, float]:
+        acq = self.desk.metrics() if self.desk is not None else {}
+        return {**super().stats(), **acq}
+
+    def close(self) -> None:
+        if self.desk is not None:
+            self.desk.close()
 
     def answer_key(self, sample: RewardSample) -> str | None:
         """The normalised answer of one rollout (None: unparseable)."""
@@ -733,6 +665,9 @@ class MajorityVoteService(_GroupCollector):
             won = key is not None and counts[key] == top > 0
             self.counters["vote_stragglers_compared"] += 1
             return [GroupOutcome(float(won), counts[key] / size if key is not None else 0.0, False, True, False, 1)]
+        offer = self.desk is not None and not timed_out and not group.straggler
+        if offer:
+            self.desk.boundary(group.samples)
         rewards, shares, plurality = majority_vote_rewards(keys)
         if not group.straggler:
             self._votes[group.uid] = (Counter(k for k in keys if k is not None), n)
@@ -740,7 +675,14 @@ class MajorityVoteService(_GroupCollector):
                 self._votes.popitem(last=False)
         self.counters["vote_groups_no_answer"] += int(not plurality)
         self.counters["vote_groups_tied"] += int(len(plurality) > 1)
-        return [GroupOutcome(float(r), float(p), False, timed_out, False, n) for r, p in zip(rewards, shares)]
+        info = AcquisitionInfo()
+        if offer:
+            # Answer clusters = equal keys; an unparseable answer is a cluster of its own.
+            ids = {k: i for i, k in enumerate(dict.fromkeys(k for k in keys if k is not None))}
+            clusters = np.array([ids[k] if k is not None else len(ids) + i for i, k in enumerate(keys)])
+            pseudo = np.asarray(rewards, dtype=np.float64)
+            rewards, info = await self.desk.decide(group.uid, group.samples, np.asarray(shares), pseudo, clusters, None)
+        return [GroupOutcome(float(r), float(p), False, timed_out, False, n, info) for r, p in zip(rewards, shares)]
 
 
 def read_labelled_ids_file(path: str | Path) -> list[str]:
@@ -749,7 +691,6 @@ def read_labelled_ids_file(path: str | Path) -> list[str]:
     Raises:
         ValueError: a missing or unreadable file, or no list of string ``query_ids`` (naming the file).
     """
-    import json
 
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))

@@ -25,8 +25,17 @@ from memreward_verl.acquisition import (
     request_from_query,
 )
 from memreward_verl.acquisition.expected import cluster_index
+from memreward_verl.acquisition.heldout import held_out_examples
 from memreward_verl.acquisition.probes import ProbeConfig, cluster_stats
-from memreward_verl.acquisition.simulate import SimulationConfig, simulate_seed
+from memreward_verl.acquisition.simulate import (
+    PseudoLabeler,
+    SimulationConfig,
+    _hide_labels,
+    simulate_seed,
+    validation_examples,
+)
+from memreward_verl.acquisition.simulate import _views as sim_views
+from memreward_verl.config import MemRewardConfig
 from memreward_verl.metrics import grpo_advantages
 from memreward_verl.rollouts import Rollout
 
@@ -244,7 +253,7 @@ def test_online_simulation_and_warm_memreward(sim_inputs, fast_cfg):
         batch=16,
         label_ratio=0.25,
         refit_every=1,
-        probe_warm_start=True,
+        validation_warm_start=True,
     )
     spy = SpyOracle(queries)
     rep = simulate_seed(queries, groups, warm, fast_cfg, oracle=spy)
@@ -252,9 +261,108 @@ def test_online_simulation_and_warm_memreward(sim_inputs, fast_cfg):
     assert rep["warm_fit"]["val_auc"] is not None
     assert sorted(spy.asked) == sorted(rep["_bought"]["uncertainty@0.25"] + rep["_bought"]["care@0.25"])
     assert not set(spy.asked) & set(rep["_warm"])  # warm-up labels are never bought again
-    # Warm-started probes learn from the labels the memory already holds, and otherwise only bought ones.
+    # Warm-started probes learn from the warm-up VALIDATION groups, and otherwise only from bought ones.
     learned = rep["_trained_on"]["care@0.25"]
-    assert set(rep["_warm"]) <= set(learned) <= set(rep["_warm"]) | set(rep["_bought"]["care@0.25"])
+    held = set(rep["_warm_examples"])
+    assert held and held < set(rep["_warm"])
+    assert held <= set(learned) <= held | set(rep["_bought"]["care@0.25"])
+
+
+def test_held_out_examples_hide_only_their_own_labels():
+    labels = np.array([1, 0, 1, 1, -1, -1, 0, 0, 1], dtype=np.int8)
+    slices = [slice(0, 3), slice(3, 6), slice(6, 9)]
+    seen = []
+
+    def predict(masked):
+        seen.append(masked.copy())
+        return np.where(masked >= 0, 0.9, 0.1)
+
+    def view(q, probs):
+        sl = slices[q]
+        return GroupView(str(q), probs[sl], (probs[sl] >= 0.5).astype(int), np.zeros(3, dtype=int))
+
+    out = held_out_examples([2, 0], labels, slices, predict, view)
+    assert [v.group_id for v, _ in out] == ["2", "0"]
+    for (v, truth), masked, q in zip(out, seen, [2, 0]):
+        assert (masked[slices[q]] == -1).all()  # its own labels hidden...
+        rest = np.ones(9, dtype=bool)
+        rest[slices[q]] = False
+        assert (masked[rest] == labels[rest]).all()  # ...every other known label kept
+        assert (v.probs == 0.1).all() and (truth == labels[slices[q]]).all()
+    # jointly (a reward worker's start-up): one prediction with every held-out group hidden
+    joint = held_out_examples([2, 0], labels, slices, predict, view, jointly=True)
+    assert [v.group_id for v, _ in joint] == ["2", "0"] and len(seen) == 3
+    assert seen[-1].tolist() == [-1, -1, -1, 1, -1, -1, -1, -1, -1]
+    labels[7] = -1  # partly labelled: not an example (its complete truth is unknown)
+    assert held_out_examples([1, 2], labels, slices, predict, view) == []
+    assert held_out_examples([1, 2], labels, slices, predict, view, jointly=True) == []
+
+
+def test_validation_warm_start_uses_only_validation_groups_out_of_sample(sim_inputs, fast_cfg):
+    queries, groups = sim_inputs
+    warm = np.arange(10)
+    hidden = _hide_labels(groups, warm)
+    labeler = PseudoLabeler(hidden, fast_cfg, "memreward")
+    labeler.fit(hidden.labels)
+    examples = validation_examples(labeler, hidden.labels)
+    val = [groups.query_ids[q] for q in labeler.val_queries]
+    assert [v.group_id for v, _ in examples] == val and set(labeler.val_queries) < set(warm)
+    slices = groups.group_slices()
+    for q, (v, truth) in zip(labeler.val_queries, examples):
+        masked = hidden.labels.copy()
+        masked[slices[q]] = -1
+        assert np.allclose(v.probs, labeler.probs(masked)[slices[q]])  # predicted without its labels
+        assert (truth == groups.labels[slices[q]]).all()
+
+
+def _flip_unseen(queries, groups, seen):
+    poisoned = [
+        q
+        if q.query_id in seen
+        else dataclasses.replace(q, rollouts=[Rollout(r.text, 1 - r.label, r.meta) for r in q.rollouts])
+        for q in queries
+    ]
+    labels = np.array([r.label for q in poisoned for r in q.rollouts], dtype=np.int8)
+    return poisoned, dataclasses.replace(groups, labels=labels)
+
+
+def test_validation_warm_start_never_sees_unbought_truth(sim_inputs, fast_cfg):
+    """MemReward pseudo rewards, validation warm start: flipping every label neither bought nor
+    warm-up changes no choice and no probe."""
+    fast_cfg.fit.epochs, fast_cfg.fit.patience = 5, 2
+    queries, groups = sim_inputs
+    cfg = SimulationConfig(
+        strategies=("random", "uncertainty", "care"),
+        budgets=(0.25,),
+        batch=12,
+        label_ratio=0.25,
+        validation_warm_start=True,
+        strategy=StrategyConfig(probes=ProbeConfig(min_groups=2)),
+    )
+    rep = simulate_seed(queries, groups, cfg, fast_cfg, oracle=SpyOracle(queries))
+    seen = set(rep["_warm"]) | set(itertools.chain.from_iterable(rep["_bought"].values()))
+    rep2 = simulate_seed(*_flip_unseen(queries, groups, seen), cfg, fast_cfg, oracle=SpyOracle(queries))
+    assert rep2["_bought"] == rep["_bought"] and rep2["_trained_on"] == rep["_trained_on"]
+    assert set(rep["_trained_on"]["care@0.25"]) <= set(rep["_warm_examples"]) | set(rep["_bought"]["care@0.25"])
+
+
+def test_top_k_buys_each_steps_best_scored_groups(sim_inputs):
+    """Every step buys its floor(budget x n) best-scored groups (the validation warm start is a no-op here)."""
+    queries, groups = sim_inputs
+    rep, _ = _sim(queries, groups, strategies=("uncertainty",))
+    cfg = SimulationConfig(budgets=(0.25,), batch=12, label_ratio=0.0, pseudo="majority_vote")
+    labeler = PseudoLabeler(groups, MemRewardConfig(), "majority_vote")
+    order = np.random.default_rng([0, 7]).permutation(len(queries))
+    slices = groups.group_slices()
+    probs = labeler.probs(groups.labels)
+    expect = []
+    for i in range(0, len(order), cfg.batch):
+        step = order[i : i + cfg.batch]
+        rows = np.concatenate([np.arange(slices[q].start, slices[q].stop) for q in step])
+        scores = make_strategy("uncertainty").score(sim_views(step, rows, probs, labeler))
+        top = sorted(range(len(step)), key=lambda j: (-scores[j].priority, j))[: math.floor(0.25 * len(step))]
+        expect += [groups.query_ids[step[j]] for j in top]
+    assert sorted(rep["_bought"]["uncertainty@0.25"]) == sorted(expect)
 
 
 # -- oracle -----------------------------------------------------------------------------------

@@ -156,6 +156,15 @@ def test_artifact_round_trip_same_predictions_and_errors(arith_groups, tmp_path,
     new = _subset(arith_groups, np.arange(50, 55))
     assert np.array_equal(art.predictor().predict_groups(new), back.predictor().predict_groups(new))
     assert back.labelled_ids == sorted(arith_groups.query_ids[:LABELLED])
+    # The held-out validation queries are recorded (and survive saving); the fit's graph is kept in memory
+    # only, and predicting the memory with it equals building it again.
+    val = back.metrics["val_query_ids"]
+    assert val == art.metrics["val_query_ids"] and 0 < len(val) < LABELLED
+    assert set(val) <= set(arith_groups.query_ids[:LABELLED]) and back.graph is None and art.graph is not None
+    from memreward_verl.fit import predict_memory
+
+    with_graph = predict_memory(art.model, art.memory, cfg, graph=art.graph)
+    assert np.array_equal(with_graph, predict_memory(art.model, art.memory, cfg))
     # Same seed, same result.
     again = build_artifact(arith_groups, arith_groups.query_ids[:LABELLED], cfg)
     assert np.array_equal(again.predictor().predict_groups(new), back.predictor().predict_groups(new))

@@ -397,6 +397,23 @@ def test_majority_vote_options_accepted(recipe, configs, output_root):
     assert opts.labelled_ids_file == str(output_root / "data" / "mixed-s0" / "labelled_0.2.json")
 
 
+def test_majority_vote_recipe_with_acquisition(tmp_path):
+    """The examples/README.md command (votes + 20% of each batch bought, the CARE paper's setting) composes
+    against verl's config and passes memreward's option checks."""
+    from memreward_verl.integration.config import options_from_verl_config
+
+    extra = (
+        "+reward.reward_kwargs.acquisition=care",
+        "+reward.reward_kwargs.budget=0.2",
+        "+reward.reward_kwargs.acquisition_step_groups=128",
+        f"+reward.reward_kwargs.state_dir={tmp_path / 'acq_state'}",
+    )
+    d = dry_run(EXAMPLES / "run_majority_vote_qwen3b.sh", _base_env(tmp_path / "out"), *extra)
+    opts = options_from_verl_config(compose_overrides(d.overrides))
+    got = (opts.reward_mode, opts.acquisition, opts.budget, opts.acquisition_reuse)
+    assert got == ("majority_vote", "care", 0.2, True)
+
+
 def test_plugin_name_resolves():
     """reward.reward_manager.name=memreward (the verl.plugins entry point) resolves to the same class."""
     from verl.trainer.ppo.reward import resolve_reward_manager_cls

@@ -351,10 +351,144 @@ def test_restarted_worker_continues_the_budget(artifact_dir, embedder, new_queri
     saved = json.loads((tmp_path / "state.acquisition.json").read_text())
     assert saved["budget"]["spent_total"] == 1
     restarted = service()
-    assert restarted.acquirer.budget.spent_total == 1
+    assert restarted.desk.acquirer.budget.spent_total == 1
     later = [asyncio.run(offer(restarted, q, f"r{i}")) for i, q in enumerate(new_queries[1:])]
     assert not any(o.acquisition.acquired for group in later for o in group)
     stats = restarted.stats()
     assert stats.get("acq_bought", 0) == 0 and stats["acquisition/total_bought"] == 1  # total: the whole run
     with pytest.raises(ValueError, match="spent_total"):
-        restarted.acquirer.budget.restore({**saved["budget"], "spent_total": -1})
+        restarted.desk.acquirer.budget.restore({**saved["budget"], "spent_total": -1})
+
+
+def _stepped(q, uid, step):
+    samples = _samples(q, uid)
+    for s in samples:
+        s.global_step = step
+    return samples
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_bought_prompt_gets_ground_truth_in_later_steps(artifact_dir, embedder, new_queries, reuse):
+    """A prompt bought at step 1 is labelled from then on: its group at step 2 (a new uid, the next epoch)
+    gets the oracle's rewards without being offered or spending budget. With reuse off it is offered
+    again and, the budget being spent, keeps its prediction."""
+    cfg = _acq_cfg("random", fraction=None, total=1)
+    cfg.acquisition_reuse = reuse
+    svc = MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), cfg)
+    q = new_queries[0]
+
+    async def run(samples):
+        return await asyncio.gather(*(svc.predict(s, 4) for s in samples))
+
+    first = asyncio.run(run(_stepped(q, "e1", 1)))
+    assert all(o.acquisition.bought == 1.0 for o in first)
+    again = asyncio.run(run(_stepped(q, "e2", 2)))
+    truth = [verify("openai/gsm8k", r.text, q.ground_truth) for r in q.rollouts]
+    state = svc.acquisition_state()
+    assert svc.stats()["acquisition/total_bought"] == 1
+    if reuse:
+        assert all(o.acquisition.acquired and o.acquisition.reused == 1.0 for o in again)
+        assert math.isnan(again[0].acquisition.bought) and [o.score for o in again] == truth
+        assert state["asked"] == ["e1", "e2"] and [d["uid"] for d in state["log"]] == ["e1"]
+        assert state["owned"] == {q.query_id: 1} and svc.stats()["acq_reused"] == 1
+    else:
+        assert not any(o.acquisition.acquired for o in again) and math.isnan(again[0].acquisition.reused)
+        assert state["asked"] == ["e1"] and [d["uid"] for d in state["log"]] == ["e1", "e2"]
+
+
+def test_restarted_worker_keeps_what_acquisition_learned(artifact_dir, embedder, tmp_path):
+    """CARE's bought groups, the threshold window and the owned prompts survive a restart: saved at each
+    step boundary, every few purchases and on close, then restored by a fresh service on the same state_dir."""
+    queries = arithmetic_rollouts(n_queries=6, n_rollouts=4, seed=41)
+
+    def service():
+        cfg = ServiceConfig(
+            acquisition=AcquirerConfig(strategy="care", budget=BudgetConfig(fraction=0.5), min_window=1),
+            acquisition_step_groups=3,
+            state_dir=str(tmp_path / "state"),
+        )
+        return MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), cfg)
+
+    async def run(svc, groups):
+        for uid, q in groups:  # one group at a time: three per step
+            await asyncio.gather(*(svc.predict(s, 4) for s in _samples(q, uid)))
+
+    first = service()
+    warm = list(first.desk.acquirer.warm_ids)  # the artifact's validation groups, learned at start
+    assert warm and first.desk.acquirer.strategy.trained_on == warm and first.desk.acquirer.budget.spent_total == 0
+    asyncio.run(run(first, [(f"g{i}", q) for i, q in enumerate(queries[:4])]))  # the 4th group opens step 1
+    learned = json.loads((tmp_path / "state.acquisition_learned.json").read_text())
+    step0 = first.desk.acquirer.strategy.trained_on[: len(warm) + 1]
+    assert learned["acquirer"]["strategy"]["probes"]["trained_on"] == step0
+    first.close()
+    trained, owned = first.desk.acquirer.strategy.trained_on, dict(first.desk.owned)
+    bought = trained[len(warm) :]
+    assert bought and set(owned) == {queries[int(u[1:])].query_id for u in bought}
+    window = first.desk.acquirer.state_dict()["window"]
+    restarted = service()
+    assert restarted.desk.acquirer.strategy.trained_on == trained and restarted.desk.owned == owned
+    assert restarted.desk.acquirer.state_dict()["window"] == window and restarted.desk.acquirer.warm_ids == warm
+    bought_q = queries[int(bought[0][1:])]
+    out = asyncio.run(restarted.predict(_samples(bought_q, "again")[0], 1))
+    assert out.acquisition.reused == 1.0  # its prompt was bought before the restart
+    (tmp_path / "state.acquisition_learned.json").write_text("{not json")
+    with pytest.raises(ValueError, match="acquisition_learned.json is corrupt"):
+        service()
+
+
+def test_majority_vote_with_acquisition_buys_ground_truth():
+    """reward_mode=majority_vote + acquisition (the CARE paper's setting): the bought group gets the
+    verifier's rewards instead of its (wrong) vote; the other group keeps its vote, its truth unread."""
+    from memreward_verl.service import MajorityVoteService
+
+    cfg = _acq_cfg("uncertainty", fraction=None, total=1)
+    svc = MajorityVoteService(cfg=cfg)
+    wrong = _vote_samples([20, 20, 18, 20], "w")
+    for s in wrong:
+        s.ground_truth, s.query_id = "18", "w"
+    right = _vote_samples([5, 5, 5, 5], "r")
+    for s in right:
+        s.ground_truth, s.query_id = "5", "r"
+
+    async def run():
+        out_w = await asyncio.gather(*(svc.predict(s, 4) for s in wrong))
+        out_r = await asyncio.gather(*(svc.predict(s, 4) for s in right))
+        return out_w, out_r
+
+    out_w, out_r = asyncio.run(run())
+    assert [o.score for o in out_w] == [0, 0, 1, 0] and all(o.acquisition.bought == 1.0 for o in out_w)
+    assert out_w[0].acquisition.real_cag > 0  # the vote was wrong
+    assert [o.score for o in out_r] == [1, 1, 1, 1] and out_r[0].acquisition.bought == 0.0
+    assert svc.acquisition_state()["asked"] == ["w"] and svc.stats()["acquisition/total_bought"] == 1
+
+
+def test_care_warm_start_learns_the_artifact_validation_groups_only(artifact_dir, embedder):
+    """care starts from the artifact's validation groups (their labels hidden for the prediction, no
+    oracle call, no budget); acquisition_warm_start=False and strategies that do not learn skip it."""
+    art = load_artifact(artifact_dir)
+    val = art.metrics["val_query_ids"]
+
+    def service(strategy, warm=True):
+        cfg = _acq_cfg(strategy, fraction=0.2)
+        cfg.acquisition_warm_start = warm
+        return MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), cfg)
+
+    svc = service("care")
+    assert svc.desk.acquirer.warm_ids == val and svc.desk.acquirer.strategy.trained_on == val
+    assert svc.acquisition_state()["asked"] == [] and svc.desk.acquirer.budget.spent_total == 0
+    assert svc.acquisition_state()["warm_start"] == val
+    # their probabilities are those of a memory without their labels; the truth recorded is theirs
+    from memreward_verl.fit import predict_memory
+    from memreward_verl.memory import ExperienceMemory
+
+    g = art.memory.groups
+    hidden = ExperienceMemory(g, sorted(set(art.labelled_ids) - set(val)), art.memory.cfg)
+    expected = predict_memory(art.model, hidden, art.cfg)
+    slices, index = g.group_slices(), {q: i for i, q in enumerate(g.query_ids)}
+    examples = svc._validation_examples()
+    assert [v.group_id for v, _ in examples] == val
+    for v, truth in examples:
+        sl = slices[index[v.group_id]]
+        assert np.allclose(v.probs, expected[sl]) and np.array_equal(truth, art.memory.labels[sl])
+    assert service("care", warm=False).desk.acquirer.warm_ids == []
+    assert service("uncertainty").desk.acquirer.warm_ids == []

@@ -58,7 +58,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-memory-update", action="store_true", help="bought labels do not join the memory")
     p.add_argument("--online", action="store_true", help="decide group by group (OnlineAcquirer)")
     p.add_argument(
-        "--probe-warm-start", action="store_true", help="CARE probes also learn from the warm-up labelled groups"
+        "--validation-warm-start",
+        action=argparse.BooleanOptionalAction,
+        default=SimulationConfig.validation_warm_start,
+        help="CARE/hybrid first learn from the warm-up fit's validation groups, predicted with their labels hidden",
     )
     p.add_argument(
         "--oracle", choices=("recorded", "verifier"), default="recorded", help="labels of the file or the verifiers"
@@ -92,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         update_memory=not args.no_memory_update,
         refit_every=args.refit_every,
         online=args.online,
-        probe_warm_start=args.probe_warm_start,
+        validation_warm_start=args.validation_warm_start,
         strategy=StrategyConfig(belief=args.belief),
     )
     mcfg = MemRewardConfig()

@@ -87,6 +87,7 @@ class OnlineAcquirer:
         self._step_id: int | None = None
         self._step = self._fresh_step()
         self._pairs: list[tuple[float, float]] = []  # (predicted, realised) CAG of every bought group
+        self.warm_ids: list[str] = []  # held-out labelled groups learned from before any purchase
 
     @staticmethod
     def _fresh_step() -> dict[str, float]:
@@ -156,6 +157,14 @@ class OnlineAcquirer:
             self._step["recorded"] += 1
             return realised
 
+    def warm_start(self, examples: list[tuple[GroupView, np.ndarray]]) -> None:
+        """Let the strategy learn from held-out labelled groups (``heldout.py``) before any purchase:
+        labels paid for before training, so no budget is spent. Listed in ``warm_ids``."""
+        with self._lock:
+            for view, true in examples:
+                self.strategy.record(view, (np.asarray(true, dtype=np.float64) >= 0.5).astype(np.float64))
+                self.warm_ids.append(view.group_id)
+
     def release(self, group_id: str) -> None:
         """A bought group's labels could not be delivered: return its label to the budget."""
         with self._lock:
@@ -177,6 +186,26 @@ class OnlineAcquirer:
             raise
         self.record_bought(view.group_id, rewards)
         return rewards
+
+    # -- persistence ----------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """What was learned (recent priorities, strategy state, predicted/realised CAG pairs) as
+        JSON-able data; the budget has its own snapshot (``budget.snapshot``)."""
+        with self._lock:
+            return {
+                "window": list(self._window),
+                "pairs": [list(p) for p in self._pairs],
+                "strategy": self.strategy.state_dict(),
+                "warm_ids": list(self.warm_ids),
+            }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from :meth:`state_dict` of an acquirer with the same settings."""
+        with self._lock:
+            self._window = deque((float(v) for v in state.get("window", [])), maxlen=self.cfg.window)
+            self._pairs = [(float(a), float(b)) for a, b in state.get("pairs", [])]
+            self.strategy.load_state_dict(state.get("strategy", {}))
+            self.warm_ids = [str(v) for v in state.get("warm_ids", [])]
 
     # -- reporting ------------------------------------------------------------------------
     def metrics(self) -> dict[str, float]:

@@ -190,6 +190,37 @@ class CareProbes:
             self.trained_on.append(view.group_id)
             self._dirty = True
 
+    def state_dict(self) -> dict:
+        """The bought groups learned from (summaries, targets, ids), as JSON-able lists."""
+        with self._lock:
+            return {
+                "x": [x.tolist() for x in self._x],
+                "major": list(self._major),
+                "other": [list(o) for o in self._other],
+                "trained_on": list(self.trained_on),
+            }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from :meth:`state_dict` (replaces what was learned so far).
+
+        Raises:
+            ValueError: lists of different lengths or summaries of another width (naming the key).
+        """
+        x = [np.asarray(v, dtype=np.float64) for v in state.get("x", [])]
+        major = [float(v) for v in state.get("major", [])]
+        other = [(float(a), float(b)) for a, b in state.get("other", [])]
+        ids = [str(v) for v in state.get("trained_on", [])]
+        if not len(x) == len(major) == len(other) == len(ids):
+            raise ValueError(
+                f"CARE probe state: 'x', 'major', 'other', 'trained_on' differ in length "
+                f"({len(x)}, {len(major)}, {len(other)}, {len(ids)})"
+            )
+        if any(v.shape != (len(SUMMARY_FEATURES),) for v in x):
+            raise ValueError(f"CARE probe state: every 'x' row must have {len(SUMMARY_FEATURES)} features")
+        with self._lock:
+            self._x, self._major, self._other, self.trained_on = x, major, other, ids
+            self._models, self._dirty = None, True
+
     def _fit(self) -> tuple | None:
         """(scaler mean, std, major model, other model or rate); None while abstaining."""
         if len(self._x) < self.cfg.min_groups:

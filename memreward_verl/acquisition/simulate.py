@@ -6,6 +6,10 @@ Protocol, per seed:
    and the reward predictor is fitted on them, exactly as ``memreward eval`` does. With
    ``label_ratio == 0`` there are no labels at all (the TTRL setting of the CARE paper) and the
    pseudo rewards must come from ``majority_vote``.
+   ``validation_warm_start``: before the first step, learning strategies (CARE, hybrid) record the
+   warm-up fit's VALIDATION groups, each predicted with its own labels hidden and every other
+   warm-up label known (out-of-sample examples; :func:`validation_examples`, ``heldout.py``).
+   Warm-up groups the predictor was trained on are never recorded (their views are in-sample).
 2. The other queries are shuffled (seeded) into training steps of ``batch`` groups.
 3. Per step, the predictor gives every group probabilities and hard pseudo rewards
    (``decision.hard_rewards``; the vote's plurality rule for ``majority_vote``); the strategy
@@ -36,6 +40,7 @@ from sklearn.metrics import roc_auc_score
 
 from memreward_verl.acquisition.budget import BudgetConfig, BudgetTracker
 from memreward_verl.acquisition.expected import group_cag
+from memreward_verl.acquisition.heldout import held_out_examples
 from memreward_verl.acquisition.online import AcquirerConfig, OnlineAcquirer
 from memreward_verl.acquisition.oracle import LabelOracle, RecordedLabelOracle, request_from_query
 from memreward_verl.acquisition.probes import GroupView
@@ -46,7 +51,14 @@ from memreward_verl.features import GROUP_FEATURES
 from memreward_verl.groups import EncodedGroups
 from memreward_verl.rollouts import Query
 
-__all__ = ["PSEUDO_SOURCES", "SimulationConfig", "PseudoLabeler", "simulate_seed", "evaluate_acquisition"]
+__all__ = [
+    "PSEUDO_SOURCES",
+    "SimulationConfig",
+    "PseudoLabeler",
+    "simulate_seed",
+    "evaluate_acquisition",
+    "validation_examples",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +80,10 @@ class SimulationConfig:
     update_memory: bool = True  # bought labels become label inputs of later predictions
     refit_every: int = 0  # refit the predictor every k steps (0 = never)
     online: bool = False  # decide group by group with OnlineAcquirer instead of top-k per step
-    # Learning strategies (CARE) also learn from the warm-up groups, whose labels the memory
-    # already holds (paid for before training, a uniform sample: no selection bias).
-    probe_warm_start: bool = False
+    # Learning strategies (CARE, hybrid) first learn from the warm-up VALIDATION groups (labels paid
+    # for before training, a uniform sample, never fitted on), each predicted with its own labels
+    # hidden: out-of-sample examples before the first step (see heldout.py).
+    validation_warm_start: bool = True
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
 
     def __post_init__(self) -> None:
@@ -104,6 +117,7 @@ class PseudoLabeler:
         self.exclusive = single_answer(groups.domains)[groups.rollout_query]
         self.model = None
         self.fit_metrics: dict[str, Any] = {}
+        self.val_queries = np.zeros(0, dtype=np.int64)  # labelled queries the last fit did not train on
         self._cache: dict[bytes, np.ndarray] = {}
 
     def _memory(self, labels: np.ndarray):
@@ -121,6 +135,7 @@ class PseudoLabeler:
 
         result = fit_gnn(self._memory(labels), self.cfg)
         self.model, self.fit_metrics = result.model, result.metrics
+        self.val_queries = np.asarray(result.val_queries, dtype=np.int64)
         self._cache.clear()
 
     def probs(self, labels: np.ndarray) -> np.ndarray:
@@ -191,6 +206,22 @@ def _views(qs: np.ndarray, rows: np.ndarray, probs: np.ndarray, labeler: PseudoL
     return views
 
 
+def validation_examples(labeler: PseudoLabeler, known: np.ndarray) -> list[tuple[GroupView, np.ndarray]]:
+    """Views and true rewards of the warm-up fit's validation groups, each with its labels hidden.
+
+    The examples :func:`heldout.held_out_examples` describes; ``known`` must hold their labels
+    (the warm-up labels). Empty without a fitted predictor (no warm-up).
+    """
+    if labeler.model is None or not len(labeler.val_queries):
+        return []
+    slices = labeler.groups.group_slices()
+
+    def view(q: int, probs: np.ndarray) -> GroupView:
+        return _views(np.array([q]), np.arange(slices[q].start, slices[q].stop), probs, labeler)[0]
+
+    return held_out_examples(labeler.val_queries, known, slices, labeler.probs, view)
+
+
 def _run(
     strategy_name: str,
     budget: float,
@@ -200,7 +231,7 @@ def _run(
     known0: np.ndarray,
     oracle: LabelOracle,
     cfg: SimulationConfig,
-    warm_idx: np.ndarray,
+    warm_examples: Sequence[tuple[GroupView, np.ndarray]] = (),
 ) -> _Run:
     g = labeler.groups
     slices = g.group_slices()
@@ -214,11 +245,8 @@ def _run(
         tracker = BudgetTracker(BudgetConfig(fraction=budget))
     model_state = labeler.model
     learner = acq.strategy if cfg.online else strategy
-    if cfg.probe_warm_start and len(warm_idx):
-        probs = labeler.probs(known)
-        rows = np.concatenate([np.arange(slices[q].start, slices[q].stop) for q in warm_idx])
-        for q, v in zip(warm_idx, _views(warm_idx, rows, probs, labeler)):
-            learner.record(v, known[slices[q]].astype(np.float64))
+    for v, truth in warm_examples:
+        learner.record(v, truth)
     for t, step in enumerate(steps):
         if cfg.refit_every and t and t % cfg.refit_every == 0:
             labeler.fit(known)
@@ -358,7 +386,10 @@ def simulate_seed(
         "_warm": list(warm),
     }
     runs: dict[tuple[str, float], _Run] = {}
-    none = _run("random", 0.0, steps, queries, labeler, hidden.labels, base_oracle, cfg, warm_idx)
+    none = _run("random", 0.0, steps, queries, labeler, hidden.labels, base_oracle, cfg)
+    examples = validation_examples(labeler, hidden.labels) if cfg.validation_warm_start else []
+    report["n_warm_examples"] = len(examples)
+    report["_warm_examples"] = [v.group_id for v, _ in examples]
     report["no_acquisition"] = _metrics(none, groups, true_labels, 0.0)
     report["clairvoyant"] = {str(b): _clairvoyant(none, steps, groups, true_labels, b) for b in cfg.budgets}
     for name in cfg.strategies:
@@ -367,7 +398,7 @@ def simulate_seed(
             if progress:
                 progress(f"{name} @ {budget}")
             t1 = time.perf_counter()
-            run = _run(name, budget, steps, queries, labeler, hidden.labels, base_oracle, cfg, warm_idx)
+            run = _run(name, budget, steps, queries, labeler, hidden.labels, base_oracle, cfg, examples)
             m = _metrics(run, groups, true_labels, budget)
             m["wall_s"] = round(time.perf_counter() - t1, 2)
             report["runs"][name][str(budget)] = m

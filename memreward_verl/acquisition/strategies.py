@@ -70,6 +70,7 @@ class Strategy(abc.ABC):
     """
 
     name = "base"
+    learns = False  # whether record() changes later scores (then held-out examples are worth recording)
 
     def __init__(self, cfg: StrategyConfig | None = None) -> None:
         self.cfg = cfg or StrategyConfig()
@@ -101,6 +102,14 @@ class Strategy(abc.ABC):
         """Ids of the groups whose true rewards the strategy has learned from."""
         return []
 
+    def state_dict(self) -> dict:
+        """What the strategy has learned, as JSON-able data (a restarted worker continues from it)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from :meth:`state_dict` of an earlier instance with the same settings."""
+        return None
+
 
 @STRATEGIES.register("random")
 class RandomStrategy(Strategy):
@@ -111,15 +120,27 @@ class RandomStrategy(Strategy):
     def __init__(self, cfg: StrategyConfig | None = None) -> None:
         super().__init__(cfg)
         self._stream = np.random.default_rng(self.cfg.seed)
+        self._drawn = 0
 
     def score(self, views: Sequence[GroupView]) -> list[Score]:
         with self._lock:
             draws = self._stream.random(len(views))
+            self._drawn += len(views)
         out = []
         for v, d in zip(views, draws):
             b = self._belief(v)
             out.append(Score(float(d), b.expected_cag, b.p_reliable))
         return out
+
+    def state_dict(self) -> dict:
+        with self._lock:
+            return {"drawn": self._drawn}
+
+    def load_state_dict(self, state: dict) -> None:
+        with self._lock:  # replay the stream: a restart continues the same seeded sequence
+            self._stream = np.random.default_rng(self.cfg.seed)
+            self._drawn = int(state.get("drawn", 0))
+            self._stream.random(self._drawn)
 
 
 @STRATEGIES.register("uncertainty")
@@ -163,6 +184,7 @@ class CareStrategy(Strategy):
     """CARE: probes trained on bought groups predict the truth; score = expected CAG; skip reliable."""
 
     name = "care"
+    learns = True
 
     def __init__(self, cfg: StrategyConfig | None = None) -> None:
         super().__init__(cfg)
@@ -196,6 +218,12 @@ class CareStrategy(Strategy):
     @property
     def trained_on(self) -> list[str]:
         return list(self.probes.trained_on)
+
+    def state_dict(self) -> dict:
+        return {"probes": self.probes.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.probes.load_state_dict(state.get("probes", {}))
 
 
 @STRATEGIES.register("hybrid")

@@ -64,6 +64,8 @@ def service_config_from_options(opts: MemRewardOptions) -> ServiceConfig:
         state_dir=opts.state_dir,
         acquisition=acquirer_config_from_options(opts),
         acquisition_step_groups=opts.acquisition_step_groups,
+        acquisition_reuse=opts.acquisition_reuse,
+        acquisition_warm_start=opts.acquisition_warm_start,
     )
 
 
@@ -106,8 +108,7 @@ class MemoryWorker:
 
     async def acquisition_state(self) -> dict[str, Any]:
         """Online acquisition's metrics, offers, oracle ledger and probe groups (empty when off)."""
-        state = getattr(self.service, "acquisition_state", None)
-        return state() if state is not None else {}
+        return self.service.acquisition_state()
 
     async def ping(self) -> int:
         import os

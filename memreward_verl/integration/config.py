@@ -94,7 +94,8 @@ class MemRewardOptions:
     # Before a retry, wait this long at most for the restarted worker (it reloads the artifact).
     worker_restart_timeout_s: float = 180.0
     # Online label acquisition (memreward_verl.acquisition): None = off, else a strategy name
-    # (random, uncertainty, care, hybrid, ...). Bought groups get their verifier rewards and join the memory.
+    # (random, uncertainty, care, hybrid, ...). Bought groups get their verifier rewards and join the memory
+    # (reward_mode=majority_vote: no memory; bought groups get their rewards, as in the CARE paper).
     acquisition: str | None = None
     # The budget: a fraction of the offered groups of each training step, in (0, 1], or labels in total.
     budget: float | None = None
@@ -106,6 +107,12 @@ class MemRewardOptions:
     acquisition_step_groups: int | None = None
     # Before this many groups were scored, buy whenever the budget allows (OnlineAcquirer.min_window).
     acquisition_min_window: int = 8
+    # A prompt bought once gets the oracle's rewards in later steps and epochs, free of budget (false: every
+    # group is offered again, for oracles that charge per graded group). See acquisition/desk.py.
+    acquisition_reuse: bool = True
+    # care/hybrid first learn from the artifact's validation groups (labels paid before training, never
+    # fitted on), predicted with their labels hidden; false: from bought groups only.
+    acquisition_warm_start: bool = True
 
     def __post_init__(self) -> None:
         self.val_splits = tuple(str(s) for s in self.val_splits)
@@ -158,13 +165,13 @@ class MemRewardOptions:
             not self.grow_memory or bool(self.state_dir),
             "reward.reward_kwargs.state_dir is required when grow_memory is true (the grown memory is saved there)",
         )
-        self._check_acquisition(vote)
+        self._check_acquisition()
         for name in ("worker_max_restarts", "request_retries"):
             _check(getattr(self, name) >= 0, f"reward.reward_kwargs.{name} must be >= 0 (got {getattr(self, name)})")
         for name in ("worker_max_concurrency", "embed_batch_size"):
             _check(getattr(self, name) >= 1, f"reward.reward_kwargs.{name} must be >= 1 (got {getattr(self, name)})")
 
-    def _check_acquisition(self, vote: bool) -> None:
+    def _check_acquisition(self) -> None:
         from memreward_verl.acquisition.strategies import STRATEGIES
 
         key = "reward.reward_kwargs."
@@ -181,7 +188,6 @@ class MemRewardOptions:
             f"{key}acquisition must be null or one of {STRATEGIES.names()} (got {self.acquisition!r})",
         )
         self.acquisition = _norm(self.acquisition)  # the registered spelling
-        _check(not vote, f"{key}acquisition needs the graph memory; reward_mode=majority_vote has none")
         _check(
             (self.budget is None) != (self.budget_total is None),
             f"{key}acquisition={self.acquisition} needs exactly one of {key}budget (fraction of each step's "

@@ -137,10 +137,16 @@ class MemRewardManager(RewardManagerBase):
             timed_out=outcome.timed_out,
             neutral=outcome.neutral,
             threshold=self.opts.threshold,
-            # the vote is the pseudo-label; a neutral (timed-out) group has none
-            decision=outcome.score if self.opts.reward_mode == "majority_vote" and not outcome.neutral else None,
+            # the vote is the pseudo-label; a neutral (timed-out) group has none, an acquired one was not voted
+            decision=self._vote_decision(outcome),
             acquisition=outcome.acquisition,
         )
+
+    def _vote_decision(self, outcome) -> float | None:
+        """The pseudo-label ``pred_correct`` compares in majority-vote mode (None: other modes)."""
+        if self.opts.reward_mode != "majority_vote":
+            return None
+        return float("nan") if outcome.neutral or outcome.acquisition.acquired else outcome.score
 
     @staticmethod
     def _domain(sample: RewardSample) -> str:

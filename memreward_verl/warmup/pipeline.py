@@ -247,7 +247,7 @@ def run_warmup(cfg: WarmupConfig, generator: Generator | None = None, embedder: 
         "fit": artifact.metrics,
     }
     g = artifact.memory.groups
-    prob = predict_memory(artifact.model, artifact.memory, cfg.memreward)
+    prob = predict_memory(artifact.model, artifact.memory, cfg.memreward, graph=artifact.graph)
     share = g.feats[:, GROUP_FEATURES.index("share")].astype(np.float64)
     truth = _hidden_truth(artifact, hidden) if cfg.hidden_eval else None
     if truth is not None:

@@ -108,14 +108,17 @@ def _acquired_uids(run):
     return sorted({u for u, s in zip(uid, src) if s == "acquired"})
 
 
-def test_budget_holds_and_only_bought_groups_reach_the_oracle(care_run):
+def test_budget_holds_and_only_bought_groups_reach_the_oracle(care_run, artifact_dir):
     """At most floor(0.25 x 8) groups are bought; the oracle was asked for exactly those, the probes
-    learned from no other, and a group without ground truth was never offered."""
+    learned from no other (besides the artifact's validation groups, labelled before training), and a
+    group without ground truth was never offered."""
     bought = _acquired_uids(care_run)
     assert 1 <= len(bought) <= math.floor(BUDGET * N_GROUPS)
     state, stats = care_run["state1"], care_run["stats1"]
     assert sorted(state["asked"]) == bought
-    assert set(state["trained_on"]) <= set(bought)
+    val = load_artifact(artifact_dir).metrics["val_query_ids"]
+    assert state["warm_start"] and set(state["warm_start"]) <= set(val)
+    assert set(state["trained_on"]) <= set(bought) | set(state["warm_start"])
     assert sorted(d["uid"] for d in state["log"] if d["buy"]) == bought
     assert len(state["log"]) == N_GROUPS  # the group without ground truth and the labelled one: not offered
     assert stats["acq_no_ground_truth"] == 1

@@ -88,7 +88,6 @@ def test_majority_vote_needs_no_artifact():
         ({"acquisition": "care", "budget": 0.2, "acquisition_step_groups": 0}, "acquisition_step_groups"),
         ({"acquisition": "care", "budget": 0.2, "acquisition_min_window": 0}, "acquisition_min_window"),
         ({"budget": 0.2}, "budget is set but reward.reward_kwargs.acquisition is not"),
-        ({"reward_mode": "majority_vote", "acquisition": "care", "budget": 0.2}, "needs the graph memory"),
     ],
 )
 def test_acquisition_option_errors(kwargs, match):
@@ -114,3 +113,15 @@ def test_acquisition_options_build_the_acquirer():
         MemRewardOptions.from_mapping({"artifact_dir": "/a", "acquisition": "random", "budget_total": 100})
     )
     assert (total.budget.fraction, total.budget.total) == (None, 100)
+
+
+def test_acquisition_with_majority_vote_and_reuse_reach_the_service():
+    """majority_vote accepts acquisition (the CARE paper's setting); acquisition_reuse reaches the service."""
+    from memreward_verl.integration.actor import service_config_from_options
+
+    opts = MemRewardOptions.from_mapping(
+        {"reward_mode": "majority_vote", "acquisition": "care", "budget": 0.2, "acquisition_reuse": False}
+    )
+    cfg = service_config_from_options(opts)
+    assert cfg.acquisition.strategy == "care" and cfg.acquisition_reuse is False
+    assert service_config_from_options(MemRewardOptions.from_mapping({"artifact_dir": "/a"})).acquisition_reuse

@@ -113,3 +113,26 @@ def test_bad_labelled_ids_file_fails_at_start(ray_cluster, tokenizer_dir, tokeni
     bad.write_text(json.dumps(["q1"]))
     with pytest.raises(RuntimeError, match=r"(?s)labelled_ids_file=.*ids\.json.*query_ids"):
         _manager(tokenizer_dir, tokenizer, "mw_vote_bad", labelled_ids_file=str(bad), worker_max_restarts=0)
+
+
+def test_majority_vote_with_acquisition_on_the_manager(ray_cluster, tokenizer_dir, tokenizer, online_queries):
+    """majority_vote + acquisition=uncertainty, budget_total=1: exactly one voted group is bought and gets
+    the verifier's rewards (reward_source "acquired"); the other keeps its vote."""
+    manager = _manager(tokenizer_dir, tokenizer, "mw_vote_acq", acquisition="uncertainty", budget_total=1)
+    specs = queries_to_specs(online_queries[1:])
+
+    async def go():
+        return await asyncio.gather(*(manager.run_single(make_batch([s], tokenizer)) for s in specs))
+
+    out = asyncio.run(go())
+    sources = [o["reward_extra_info"]["reward_source"] for o in out]
+    assert sorted(set(sources)) == ["acquired", "predicted"] and sources.count("acquired") == 8
+    for s, o in zip(specs, out):
+        info = o["reward_extra_info"]
+        if info["reward_source"] == "acquired":
+            assert o["reward_score"] == verify("openai/gsm8k", s["response"], s["ground_truth"])
+            assert info["acq_bought"] == 1.0
+        else:
+            assert info["acq_bought"] == 0.0 and o["reward_score"] in (0.0, 1.0)
+    state = ray.get(ray.get_actor("mw_vote_acq").acquisition_state.remote(), timeout=120)
+    assert len(state["asked"]) == 1 and state["metrics"]["acquisition/total_bought"] == 1
