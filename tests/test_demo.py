@@ -63,3 +63,20 @@ def test_rerun_is_cached(demo_report):
     assert again["times_s"]["warmup_generation"] < 1.0 and again["times_s"]["step_generation"] < 1.0
     assert again["step"]["reward_sources"] == first["step"]["reward_sources"]
     assert again["step"]["policy_accuracy"] == first["step"]["policy_accuracy"]
+
+
+def test_rerun_with_acquisition_buys_within_budget(demo_report):
+    """--acquisition uncertainty --budget 0.5 on the cached step: 2 of its 4 unlabelled groups are bought
+    (8 rollouts, the verifier's rewards, checked inside run_demo); the labelled ones keep ground truth."""
+    import dataclasses
+
+    from memreward_verl.demo import run_demo
+
+    out, first = demo_report
+    cfg = dataclasses.replace(_small(out), acquisition="uncertainty", budget=0.5)
+    report = run_demo(cfg)
+    acq = report["step"]["acquisition"]
+    assert (acq["groups_offered"], acq["groups_bought"]) == (4, 2)
+    assert report["step"]["reward_sources"] == {"acquired": 8, "ground_truth": 8, "predicted": 8}
+    assert len(acq["real_cag_bought"]) == 2 and all(c >= 0 for c in acq["real_cag_bought"])
+    assert report["step"]["policy_accuracy"] == first["step"]["policy_accuracy"]

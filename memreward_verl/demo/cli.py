@@ -20,6 +20,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--acquisition", default=None, help="buy labels in the step: random, uncertainty, care or hybrid (default off)"
+    )
+    p.add_argument("--budget", type=float, default=d.budget, help="with --acquisition: fraction of unlabelled groups")
     p.set_defaults(func=run)
 
 
@@ -37,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         seed=args.seed,
         progress=not args.no_progress,
+        acquisition=args.acquisition,
+        budget=args.budget,
     )
     r = run_demo(cfg)
     w, step = r["warmup"], r["step"]
@@ -52,6 +58,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"step: {step['rollouts']} rollouts, policy accuracy {step['policy_accuracy']:.1%}")
     for k, v in step["reward_sources"].items():
         print(f"  rewards from {k:<13} {v}")
+    if "acquisition" in step:
+        a = step["acquisition"]
+        print(
+            f"  acquisition ({a['strategy']}, budget {a['budget']}): bought {a['groups_bought']} of "
+            f"{a['groups_offered']} unlabelled groups; predicted / realised CAG of their pseudo rewards "
+            + ", ".join(f"{p:.2f} / {r:.2f}" for p, r in zip(a["pred_cag_bought"], a["real_cag_bought"]))
+        )
     if "gnn_vs_hidden_truth" in step:
         print(f"  GNN rewards vs hidden truth:   {_fmt(step['gnn_vs_hidden_truth'])}")
         print(f"  majority vote vs hidden truth: {_fmt(step['majority_vote_vs_hidden_truth'])}")

@@ -51,6 +51,10 @@ class DemoConfig:
         batch_prompts: prompts per ``generate`` call (x n sequences).
         reward_workers: verl ``reward.num_workers``.
         threads: torch threads for generation and the embedder.
+        acquisition: online label acquisition in the step (a strategy name: random, uncertainty,
+            care, hybrid; None: off): the worker buys ground truth for ``budget`` of the step's
+            unlabelled groups, as ``+reward.reward_kwargs.acquisition`` does in training.
+        budget: the fraction of the step's unlabelled groups whose labels may be bought.
     """
 
     out_dir: str = "runs/demo"
@@ -68,9 +72,11 @@ class DemoConfig:
     threads: int = 2
     seed: int = 0
     progress: bool = True
+    acquisition: str | None = None
+    budget: float = 0.2
 
 
-def _score_step(cfg: DemoConfig, model_dir: str, artifact_dir: Path, queries: list) -> Any:
+def _score_step(cfg: DemoConfig, model_dir: str, artifact_dir: Path, queries: list, unlabelled: int) -> Any:
     """Stream the step's rollouts (shuffled) through verl's RewardLoopManager; return its output batch."""
     import ray
     from transformers import AutoTokenizer
@@ -82,6 +88,8 @@ def _score_step(cfg: DemoConfig, model_dir: str, artifact_dir: Path, queries: li
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     kwargs = {"artifact_dir": str(artifact_dir), "worker_name": "memreward_demo_worker", "reward_mode": "hard"}
+    if cfg.acquisition is not None:  # the step's quota is usable from its first group
+        kwargs |= {"acquisition": cfg.acquisition, "budget": cfg.budget, "acquisition_step_groups": unlabelled}
     overrides = [f"actor_rollout_ref.rollout.n={cfg.sampling.n}", f"reward.num_workers={cfg.reward_workers}"]
     verl_cfg = compose_verl_config(model_dir, kwargs, overrides)
     specs = queries_to_specs(queries, data_source="math")
@@ -162,7 +170,7 @@ def run_demo(cfg: DemoConfig | None = None) -> dict[str, Any]:
     step_gen_s = time.time() - t_gen
 
     t_loop = time.time()
-    specs, batch = _score_step(cfg, model_dir, warm.artifact_dir, step_queries)
+    specs, batch = _score_step(cfg, model_dir, warm.artifact_dir, step_queries, len(chosen) - k_lab)
     loop_s = time.time() - t_loop
 
     rewards = batch.batch["rm_scores"].sum(-1).numpy()
@@ -192,6 +200,21 @@ def run_demo(cfg: DemoConfig | None = None) -> dict[str, Any]:
         },
         "times_s": {},
     }
+    acquired = source == "acquired"
+    if (rewards[acquired] != truth[acquired]).any():
+        raise RuntimeError("a bought group's reward differs from its verifier score")
+    if cfg.acquisition is not None:
+        nt = batch.non_tensor_batch
+        bought = np.unique(qid[acquired])
+        first = [int(np.flatnonzero(qid == q)[0]) for q in bought]
+        report["step"]["acquisition"] = {
+            "strategy": cfg.acquisition,
+            "budget": cfg.budget,
+            "groups_offered": int(len(np.unique(qid[acquired | pred]))),
+            "groups_bought": int(len(bought)),
+            "pred_cag_bought": [float(nt["acq_pred_cag"][i]) for i in first],
+            "real_cag_bought": [float(nt["acq_real_cag"][i]) for i in first],
+        }
     if pred.any() and len(np.unique(truth[pred])) == 2:
         report["step"]["gnn_vs_hidden_truth"] = binary_metrics(prob[pred], truth[pred], groups[pred], rewards[pred])
         report["step"]["majority_vote_vs_hidden_truth"] = binary_metrics(vote_p[pred], truth[pred], groups[pred])
