@@ -351,8 +351,8 @@ class MemoryService(_GroupCollector):
         oracle: labels of bought groups with ``cfg.acquisition`` (default: :class:`VerifierOracle`,
             the verifiers against the ground truth the samples carry).
 
-    Online acquisition (``cfg.acquisition``, :class:`AcquisitionDesk`): every complete group (not a
-    timed-out or straggling one) whose samples carry a ground truth is offered once scored, as a
+    Online acquisition (``cfg.acquisition``, :class:`AcquisitionDesk`): every group (a timed-out one
+    with what arrived; not a straggler) whose samples carry a ground truth is offered once scored, as a
     GroupView of its probabilities, pseudo rewards, answer clusters and features. A bought group
     gets the oracle's rewards and joins the memory as labelled at the next step boundary, so every
     group of a step is scored with the same memory; its prompt keeps ground truth in later steps
@@ -429,15 +429,17 @@ class MemoryService(_GroupCollector):
 
     async def _decide(self, group: _Group, timed_out: bool) -> list[GroupOutcome]:
         loop = asyncio.get_running_loop()
-        offer = self.desk is not None and not timed_out and not group.straggler
+        # A timed-out group is offered with the rollouts that arrived; a straggler never is (it may
+        # still get the oracle's reward when its prompt was bought before).
+        offer = self.desk is not None and not group.straggler
         if offer:  # before scoring: a new step's purchases join the memory first (same thread, FIFO)
             self.desk.boundary(group.samples)
         prob, clusters, feats = await loop.run_in_executor(self._executor, self._predict_sync, group.samples)
         rewards, abstained = self.rule.group_rewards(prob, clusters, group.samples[0].domain)
         n = len(group.samples)
         info = AcquisitionInfo()
-        if offer:
-            rewards, info = await self.desk.decide(group.uid, group.samples, prob, rewards, clusters, feats)
+        if self.desk is not None:
+            rewards, info = await self.desk.decide(group.uid, group.samples, prob, rewards, clusters, feats, offer)
         return [
             GroupOutcome(float(r), float(p), abstained and not info.acquired, timed_out, False, n, info)
             for r, p in zip(rewards, prob)
@@ -658,30 +660,33 @@ class MajorityVoteService(_GroupCollector):
     async def _decide(self, group: _Group, timed_out: bool) -> list[GroupOutcome]:
         keys = [self.answer_key(s) for s in group.samples]
         n = len(keys)
+        offer = self.desk is not None and not group.straggler  # as in MemoryService._decide
+        if offer:
+            self.desk.boundary(group.samples)
         if group.straggler and group.uid in self._votes:
             counts, size = self._votes[group.uid]
             top = max(counts.values(), default=0)
             key = keys[0]
-            won = key is not None and counts[key] == top > 0
+            rewards = [float(key is not None and counts[key] == top > 0)]
+            shares = [counts[key] / size if key is not None else 0.0]
             self.counters["vote_stragglers_compared"] += 1
-            return [GroupOutcome(float(won), counts[key] / size if key is not None else 0.0, False, True, False, 1)]
-        offer = self.desk is not None and not timed_out and not group.straggler
-        if offer:
-            self.desk.boundary(group.samples)
-        rewards, shares, plurality = majority_vote_rewards(keys)
-        if not group.straggler:
-            self._votes[group.uid] = (Counter(k for k in keys if k is not None), n)
-            while len(self._votes) > self.cfg.max_closed_uids:
-                self._votes.popitem(last=False)
-        self.counters["vote_groups_no_answer"] += int(not plurality)
-        self.counters["vote_groups_tied"] += int(len(plurality) > 1)
+        else:
+            rewards, shares, plurality = majority_vote_rewards(keys)
+            if not group.straggler:
+                self._votes[group.uid] = (Counter(k for k in keys if k is not None), n)
+                while len(self._votes) > self.cfg.max_closed_uids:
+                    self._votes.popitem(last=False)
+            self.counters["vote_groups_no_answer"] += int(not plurality)
+            self.counters["vote_groups_tied"] += int(len(plurality) > 1)
         info = AcquisitionInfo()
-        if offer:
+        if self.desk is not None:
             # Answer clusters = equal keys; an unparseable answer is a cluster of its own.
             ids = {k: i for i, k in enumerate(dict.fromkeys(k for k in keys if k is not None))}
             clusters = np.array([ids[k] if k is not None else len(ids) + i for i, k in enumerate(keys)])
             pseudo = np.asarray(rewards, dtype=np.float64)
-            rewards, info = await self.desk.decide(group.uid, group.samples, np.asarray(shares), pseudo, clusters, None)
+            rewards, info = await self.desk.decide(
+                group.uid, group.samples, np.asarray(shares), pseudo, clusters, None, offer
+            )
         return [GroupOutcome(float(r), float(p), False, timed_out, False, n, info) for r, p in zip(rewards, shares)]
 
 

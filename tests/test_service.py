@@ -492,3 +492,32 @@ def test_care_warm_start_learns_the_artifact_validation_groups_only(artifact_dir
         assert np.allclose(v.probs, expected[sl]) and np.array_equal(truth, art.memory.labels[sl])
     assert service("care", warm=False).desk.acquirer.warm_ids == []
     assert service("uncertainty").desk.acquirer.warm_ids == []
+
+
+def test_timed_out_group_is_offered_and_a_bought_prompts_straggler_gets_ground_truth(
+    artifact_dir, embedder, new_queries
+):
+    """on_timeout=partial: a group that timed out is offered with the rollouts that arrived (bought here:
+    their verifier rewards). Its straggler is never offered, but its prompt was bought, so it gets the
+    oracle's reward too, at no budget. A straggler of a prompt not bought keeps its prediction."""
+    cfg = _acq_cfg("random", fraction=None, total=1)
+    cfg.group_timeout_s = 0.3
+    svc = MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), cfg)
+    q, other = new_queries[0], new_queries[1]
+    s, o = _samples(q, "t"), _samples(other, "o")
+
+    async def run():
+        partial = await asyncio.gather(*(svc.predict(x, 4) for x in s[:3]))
+        late = await svc.predict(s[3], 4)
+        other_partial = await asyncio.gather(*(svc.predict(x, 4) for x in o[:3]))
+        other_late = await svc.predict(o[3], 4)
+        return partial, late, other_partial, other_late
+
+    partial, late, other_partial, other_late = asyncio.run(run())
+    truth = [verify("openai/gsm8k", r.text, q.ground_truth) for r in q.rollouts]
+    assert all(p.timed_out and p.acquisition.bought == 1.0 for p in partial)
+    assert [p.score for p in partial] == truth[:3]
+    assert late.timed_out and late.acquisition.reused == 1.0 and late.score == truth[3]
+    assert all(p.acquisition.bought == 0.0 for p in other_partial)  # offered; the budget was spent
+    assert not other_late.acquisition.acquired and math.isnan(other_late.acquisition.bought)
+    assert svc.stats()["acquisition/total_bought"] == 1 and svc.acquisition_state()["asked"] == ["t", "t"]

@@ -153,8 +153,13 @@ class AcquisitionDesk:
         pseudo: np.ndarray,
         clusters: np.ndarray,
         feats: np.ndarray | None,
+        offer: bool = True,
     ) -> tuple[np.ndarray, AcquisitionInfo]:
-        """The group's rewards (the oracle's when bought or owned, else ``pseudo``) and the verdict."""
+        """The group's rewards (the oracle's when bought or owned, else ``pseudo``) and the verdict.
+
+        ``offer=False`` (a straggler scored alone): never offered or bought, but still labelled by
+        the oracle when its prompt was bought before (re-use costs no budget).
+        """
         if any(s.ground_truth is None for s in samples):  # only presence is checked: nothing to buy
             self.counters["acq_no_ground_truth"] += 1
             return pseudo, AcquisitionInfo()
@@ -173,6 +178,8 @@ class AcquisitionDesk:
             true = await asyncio.get_running_loop().run_in_executor(None, self.oracle, request)
             self.counters["acq_reused"] += 1
             return np.asarray(true, dtype=np.float64), AcquisitionInfo(reused=1.0)
+        if not offer:
+            return pseudo, AcquisitionInfo()
         view = GroupView(
             group_id=uid,
             probs=np.asarray(prob, dtype=np.float64),

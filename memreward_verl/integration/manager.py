@@ -20,6 +20,7 @@ from memreward_verl.integration.actor import WorkerClient
 from memreward_verl.integration.config import MemRewardOptions, options_from_verl_config
 from memreward_verl.integration.decode import decode_sample
 from memreward_verl.reward import RewardSample, SampleReward, route_sample
+from memreward_verl.service import GroupOutcome
 from memreward_verl.verify import resolve, verify
 
 __all__ = ["MemRewardManager"]
@@ -142,7 +143,7 @@ class MemRewardManager(RewardManagerBase):
             acquisition=outcome.acquisition,
         )
 
-    def _vote_decision(self, outcome) -> float | None:
+    def _vote_decision(self, outcome: GroupOutcome) -> float | None:
         """The pseudo-label ``pred_correct`` compares in majority-vote mode (None: other modes)."""
         if self.opts.reward_mode != "majority_vote":
             return None
