@@ -283,3 +283,20 @@ def test_64_concurrent_verifications_are_all_correct():
     wrong = [(it, r) for it, r in zip(items, results) if (r.score == 1.0) != it[3]]
     assert wrong == []
     assert elapsed < 120
+
+
+def test_an_interpreter_under_tmp_is_a_clear_sandbox_error():
+    """A virtual environment under /tmp is hidden by the child's private /tmp: instead of every
+    program failing as if it crashed, the sandbox reports why (and code verification says sandbox_error)."""
+    import sys
+
+    root = Path(tempfile.mkdtemp(dir="/tmp", prefix="mr_venv_"))
+    try:
+        (root / "bin").mkdir()
+        (root / "bin" / "python").symlink_to(sys.executable)
+        res = run_python("print(1)", config=SandboxConfig(python=str(root / "bin" / "python")))
+        assert not res.ok and res.error and str(root) in res.error and "private tmpfs" in res.error
+    finally:
+        (root / "bin" / "python").unlink()
+        (root / "bin").rmdir()
+        root.rmdir()

@@ -144,6 +144,10 @@ class SandboxResult:
         return self.completed and self.exit_code == 0 and self.error is None
 
 
+# Mount points the child covers with a private tmpfs (see _sandbox_child_main).
+_PRIVATE_MOUNTS = ("/tmp", "/var/tmp", "/dev/shm")
+
+
 def _inside(path: str, parent: str) -> bool:
     return path == parent or path.startswith(parent.rstrip("/") + "/")
 
@@ -214,8 +218,16 @@ def run_python(program: str, *, stdin: str = "", config: SandboxConfig | None = 
     cfg = config or SandboxConfig()
     nonce = secrets.token_hex(16)
     use_private_tmp = cfg.isolate_filesystem
-    workdir = tempfile.mkdtemp(prefix="memreward_sbx_")
     expose = _python_dirs(cfg)
+    covered = [d for d in expose for t in _PRIVATE_MOUNTS if _inside(d, t)] if use_private_tmp else []
+    if covered:  # the child would not find its own interpreter: every program would "fail"
+        return _failed(
+            f"the sandbox interpreter's files are under {covered[0]!r}, which the sandbox replaces with a "
+            f"private tmpfs ({', '.join(_PRIVATE_MOUNTS)}); install Python or the virtual environment "
+            "elsewhere, or set SandboxConfig(isolate_filesystem=False)",
+            time.monotonic(),
+        )
+    workdir = tempfile.mkdtemp(prefix="memreward_sbx_")
     status_r, status_w = os.pipe()
     header = {
         "program": program,
