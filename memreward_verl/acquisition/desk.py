@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from memreward_verl.acquisition.online import AcquirerConfig, OnlineAcquirer
 from memreward_verl.acquisition.oracle import LabelOracle, OracleRequest, VerifierOracle
 from memreward_verl.acquisition.probes import GroupView
 from memreward_verl.decision import single_answer
+from memreward_verl.prepare.writer import write_json
 from memreward_verl.reward import AcquisitionInfo, RewardSample
 
 __all__ = ["DeskConfig", "AcquisitionDesk", "BUDGET_SUFFIX", "LEARNED_SUFFIX"]
@@ -62,13 +62,6 @@ class DeskConfig:
     state_path: str | None = None
     # Also save what was learned after this many purchases (besides step boundaries and close).
     save_every: int = 16
-
-
-def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _read_json(path: Path, what: str) -> dict | None:
@@ -253,13 +246,13 @@ class AcquisitionDesk:
         path = self._path(BUDGET_SUFFIX)
         if path is not None:
             state = {"acq_step": self.step, "acq_offered": self.offered, "budget": self.acquirer.budget.snapshot()}
-            _write_json(path, state)
+            write_json(state, path)
 
     def _save_learned(self) -> None:
         path = self._path(LEARNED_SUFFIX)
         self._since_save = 0
         if path is not None:
-            _write_json(path, {"acquirer": self.acquirer.state_dict(), "owned": self.owned})
+            write_json({"acquirer": self.acquirer.state_dict(), "owned": self.owned}, path)
 
     def _restore(self) -> None:
         path = self._path(BUDGET_SUFFIX)

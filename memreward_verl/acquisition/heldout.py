@@ -55,15 +55,15 @@ def held_out_examples(
         One ``(view, 0/1 rewards as float)`` per fully labelled held-out group, in the order given.
     """
     complete = [int(q) for q in held_out if (np.asarray(labels[slices[int(q)]]) >= 0).all()]
-    if jointly and complete:
+
+    def hidden(qs: list[int]) -> np.ndarray:
         masked = labels.copy()
-        for q in complete:
+        for q in qs:
             masked[slices[q]] = -1
-        probs = predict(masked)
-        return [(view(q, probs), np.asarray(labels[slices[q]]).astype(np.float64)) for q in complete]
-    out = []
-    for q in complete:
-        masked = labels.copy()
-        masked[slices[q]] = -1
-        out.append((view(q, predict(masked)), np.asarray(labels[slices[q]]).astype(np.float64)))
-    return out
+        return predict(masked)
+
+    joint = hidden(complete) if jointly and complete else None
+    return [
+        (view(q, joint if joint is not None else hidden([q])), np.asarray(labels[slices[q]]).astype(np.float64))
+        for q in complete
+    ]
