@@ -4,7 +4,8 @@
 # Each recipe is one call, `recipe_main METHOD DOMAIN MODEL "$@"`, which
 #   1. prepares the data set in DATA_DIR unless its files are there (`memreward prepare`),
 #   2. for METHOD=memreward, runs the warm-up into ARTIFACT_DIR unless artifact.json is there,
-#   3. runs verl 0.9's main_ppo with the paper's GRPO settings and the method's reward.
+#   3. checks the main_ppo command (`memreward preflight`: Ray CPUs, sampling, GPU-side modules),
+#   4. runs verl 0.9's main_ppo with the paper's GRPO settings and the method's reward.
 # Arguments: --dry-run prints the plan (stderr) and the final main_ppo command with one override
 # per line (stdout) and runs nothing; --help prints this header; anything else is a hydra override
 # appended to the main_ppo command (a later plain key wins; to change a +reward.reward_kwargs key
@@ -94,6 +95,9 @@ _defaults() {
     : "${NNODES:=1}"
     : "${GPU_MEMORY_UTILIZATION:=0.6}"
     : "${REWARD_NUM_WORKERS:=8}"
+    # auto: flash_attention_2 when flash-attn is importable, else sdpa (flash-attn is a source build).
+    : "${ATTN_IMPLEMENTATION:=auto}"
+    : "${PREFLIGHT:=1}"               # 0 skips `memreward preflight` (e.g. on a Ray cluster of many nodes)
 
     # Data, labels and seeds.
     : "${LABEL_RATIO:=0.2}"
@@ -131,6 +135,24 @@ _check_params() {
     ((N_GPUS % ROLLOUT_TP == 0)) ||
         die "N_GPUS (${N_GPUS}) must be a multiple of ROLLOUT_TP (${ROLLOUT_TP}); set ROLLOUT_TP=1 on fewer GPUs"
     [[ "${SEED}" =~ ^[0-9]+$ ]] || die "SEED must be a non-negative integer (got '${SEED}')"
+    [[ "${PREFLIGHT}" == 0 || "${PREFLIGHT}" == 1 ]] || die "PREFLIGHT must be 0 or 1 (got '${PREFLIGHT}')"
+    # vLLM (and transformers, in the warm-up) reject greedy decoding with n > 1.
+    local sampling_error
+    sampling_error="$("${PYTHON}" -c '
+import sys
+try:
+    t, p = float(sys.argv[1]), float(sys.argv[2])
+except ValueError:
+    sys.exit("TEMPERATURE and TOP_P must be numbers (got %r, %r)" % tuple(sys.argv[1:3]))
+if t < 0:
+    sys.exit("TEMPERATURE must be >= 0 (got %s)" % sys.argv[1])
+if not 0.0 < p <= 1.0:
+    sys.exit("TOP_P must be in (0, 1] (got %s)" % sys.argv[2])
+if t == 0 and int(sys.argv[3]) > 1:
+    sys.exit("TEMPERATURE=0 (greedy) with ROLLOUT_N=%s > 1: vLLM rejects it (actor_rollout_ref.rollout.temperature"
+             " / actor_rollout_ref.rollout.n) and the group would be identical; set TEMPERATURE > 0 or ROLLOUT_N=1"
+             % sys.argv[3])
+' "${TEMPERATURE}" "${TOP_P}" "${ROLLOUT_N}" 2>&1)" || die "${sampling_error}"
     # The labelled file's name uses Python's format(ratio, "g"), as `memreward prepare` writes it.
     RATIO_TAG="$("${PYTHON}" -c '
 import sys
@@ -142,6 +164,45 @@ if not 0.0 < r <= 1.0:
     sys.exit(1)
 print(format(r, "g"))
 ' "${LABEL_RATIO}")" || die "LABEL_RATIO must be a number in (0, 1] (got '${LABEL_RATIO}')"
+}
+
+# _attn_implementation: ATTN_IMPLEMENTATION resolved into ATTN (the model's attention for actor and
+# reference). verl defaults to flash_attention_2, which needs flash-attn (a source build); without it
+# a node would fail at model load, so auto falls back to sdpa.
+_attn_implementation() {
+    local has_flash=0 found="not found"
+    if "${PYTHON}" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("flash_attn") is None)'; then
+        has_flash=1
+        found=found
+    fi
+    case "${ATTN_IMPLEMENTATION}" in
+        auto)
+            if ((has_flash)); then ATTN=flash_attention_2; else ATTN=sdpa; fi
+            log "attention: ${ATTN} (ATTN_IMPLEMENTATION=auto, flash-attn ${found})"
+            ;;
+        flash_attention_2)
+            ((has_flash)) || die "ATTN_IMPLEMENTATION=flash_attention_2 needs flash-attn, which ${PYTHON} cannot import" \
+                "(pip install flash-attn --no-build-isolation: a source build needing CUDA); or set ATTN_IMPLEMENTATION=sdpa"
+            ATTN=flash_attention_2
+            ;;
+        sdpa | eager)
+            ATTN="${ATTN_IMPLEMENTATION}"
+            ;;
+        *)
+            die "ATTN_IMPLEMENTATION must be auto, flash_attention_2, sdpa or eager (got '${ATTN_IMPLEMENTATION}')"
+            ;;
+    esac
+}
+
+# _preflight ARGS...: `memreward preflight` on main_ppo's overrides (Ray CPUs against this node's,
+# sampling, GPU-side modules); a problem stops the recipe here instead of a hang inside verl.
+_preflight() {
+    if [[ "${PREFLIGHT}" == 0 ]]; then
+        log "preflight: skipped (PREFLIGHT=0)"
+        return 0
+    fi
+    _run preflight "${PYTHON}" -m memreward_verl.cli preflight "$@" ||
+        die "preflight found the problems above; fix them (or set PREFLIGHT=0 to skip the check)"
 }
 
 # _run NAME CMD...: run one step, or in dry-run mode only say what it would run.
@@ -299,6 +360,8 @@ recipe_main() {
     fi
     local REWARD_ARGS=()
     _reward_overrides
+    local ATTN
+    _attn_implementation
 
     local cmd=(
         "${PYTHON}" -m verl.trainer.main_ppo
@@ -313,6 +376,7 @@ recipe_main() {
         data.truncation=error
         "data.seed=${SEED}"
         "actor_rollout_ref.model.path=${MODEL_PATH}"
+        "+actor_rollout_ref.model.override_config.attn_implementation=${ATTN}"
         actor_rollout_ref.model.use_remove_padding=True
         actor_rollout_ref.model.enable_gradient_checkpointing=True
         "actor_rollout_ref.actor.optim.lr=${LR}"
@@ -322,17 +386,21 @@ recipe_main() {
         "actor_rollout_ref.actor.kl_loss_coef=${KL_LOSS_COEF}"
         actor_rollout_ref.actor.kl_loss_type=low_var_kl
         actor_rollout_ref.actor.entropy_coeff=0
+        "actor_rollout_ref.actor.data_loader_seed=${SEED}"
+        "actor_rollout_ref.actor.fsdp_config.seed=${SEED}"
         actor_rollout_ref.actor.fsdp_config.param_offload=False
         actor_rollout_ref.actor.fsdp_config.optimizer_offload=False
         actor_rollout_ref.rollout.name=vllm
         "actor_rollout_ref.rollout.n=${ROLLOUT_N}"
         "actor_rollout_ref.rollout.temperature=${TEMPERATURE}"
         "actor_rollout_ref.rollout.top_p=${TOP_P}"
+        "actor_rollout_ref.rollout.seed=${SEED}"
         "actor_rollout_ref.rollout.tensor_model_parallel_size=${ROLLOUT_TP}"
         "actor_rollout_ref.rollout.gpu_memory_utilization=${GPU_MEMORY_UTILIZATION}"
         "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=${LOG_PROB_MICRO_BATCH_SIZE_PER_GPU}"
         "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=${LOG_PROB_MICRO_BATCH_SIZE_PER_GPU}"
         "actor_rollout_ref.ref.fsdp_config.param_offload=${REF_PARAM_OFFLOAD}"
+        "actor_rollout_ref.ref.fsdp_config.seed=${SEED}"
         "reward.num_workers=${REWARD_NUM_WORKERS}"
         "${REWARD_ARGS[@]}"
         "trainer.n_gpus_per_node=${N_GPUS}"
@@ -351,6 +419,7 @@ recipe_main() {
         "${extra[@]}"
     )
 
+    _preflight "${cmd[@]:3}"
     if [[ "${DRY_RUN}" == 1 ]]; then
         # One override per line, each a shell word: `bash` can run the printed text as it is.
         echo "$(_quoted "${cmd[@]:0:3}") \\"

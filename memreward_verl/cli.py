@@ -5,6 +5,7 @@ Usage::
     memreward convert --from gsm8k_model_solutions IN.jsonl.gz --out rollouts.jsonl
     memreward label ROLLOUTS.jsonl --out LABELLED.jsonl
     memreward eval ROLLOUTS.jsonl --label-ratio 0.2 --seed 0 --out report.json
+    memreward preflight -- trainer.n_gpus_per_node=4 ...   # before verl's main_ppo
 
 Each subcommand lives next to the stage it drives, in a module exposing
 ``add_parser(subparsers)``; the parser's ``func(args) -> int`` runs it. Only the CLI prints.
@@ -29,6 +30,7 @@ SUBCOMMAND_MODULES = (
     "memreward_verl.demo.cli",
     "memreward_verl.acquisition.cli",
     "memreward_verl.prepare.cli",
+    "memreward_verl.integration.cli",
 )
 
 

@@ -5,11 +5,12 @@ composed with hydra's compose API against ``verl/trainer/config/ppo_trainer.yaml
 that verl does not have fails there), checked for the paper's GRPO settings, passed through verl's
 own ``validate_config``, and the reward manager is resolved from the composed config with verl's
 resolution code (``verl.trainer.ppo.reward``). A stub interpreter then checks the
-prepare -> warm-up -> main_ppo order and the "if missing" skips without running anything real.
+prepare -> warm-up -> preflight -> main_ppo order and the "if missing" skips without running anything real.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shlex
@@ -61,6 +62,15 @@ GRPO = {
     "trainer.total_training_steps": 410,
     "trainer.nnodes": 1,
 }
+ATTN_KEY = "actor_rollout_ref.model.override_config.attn_implementation"
+# Every seed of the run that SEED must reach (verl's defaults are 42), in verl 0.9.1's config.
+SEED_KEYS = (
+    "data.seed",
+    "actor_rollout_ref.rollout.seed",
+    "actor_rollout_ref.actor.data_loader_seed",
+    "actor_rollout_ref.actor.fsdp_config.seed",
+    "actor_rollout_ref.ref.fsdp_config.seed",
+)
 MEMREWARD_MANAGER = {
     "reward.reward_manager.source": "importlib",
     "reward.reward_manager.name": "MemRewardManager",
@@ -237,8 +247,9 @@ def test_overrides_exist_in_verl_config(recipe, dry_runs, configs):
     keys = [override_key(o) for o in d.overrides]
     assert all("=" in o for o in d.overrides)
     assert len(keys) == len(set(keys)), "an override is given twice"
-    added = [o for o in d.overrides if o.startswith("+")]
-    assert all(override_key(o).startswith("reward.reward_kwargs.") for o in added), added
+    added = [override_key(o) for o in d.overrides if o.startswith("+")]
+    allowed = ("reward.reward_kwargs.", ATTN_KEY)  # override_config is an empty dict in verl's yaml
+    assert all(k.startswith(allowed) for k in added), added
     assert configs[recipe.path.stem] is not None  # composed (an unknown key raises in the fixture)
 
 
@@ -449,7 +460,7 @@ def test_parameters_and_extra_args_pass_through(tmp_path):
     assert cfg.trainer.total_training_steps == 20
     assert list(cfg.trainer.logger) == ["console", "wandb"]
     assert cfg.data.train_files == str(data_dir / "train.parquet")
-    assert cfg.data.seed == 3
+    assert {key: select(cfg, key) for key in SEED_KEYS} == dict.fromkeys(SEED_KEYS, 3)
     assert cfg.reward.reward_kwargs.threshold == 0.6
     artifact = Path(cfg.reward.reward_kwargs.artifact_dir)
     assert artifact.parent == data_dir / "warmup"
@@ -526,6 +537,8 @@ case "$*" in
     *"memreward_verl.cli warmup"*)
         mkdir -p "$out"
         : > "$out/artifact.json" ;;
+    *"memreward_verl.cli preflight"*)
+        if [[ -n "${{REAL_PREFLIGHT:-}}" ]]; then exec {python} "$@"; fi ;;
 esac
 """
 
@@ -533,13 +546,14 @@ esac
 @pytest.mark.parametrize(
     "script,steps",
     [
-        ("run_math_qwen3b.sh", ["prepare", "warmup", "main_ppo"]),
-        ("run_oracle_qwen1_5b.sh", ["prepare", "main_ppo"]),
-        ("run_majority_vote_qwen3b.sh", ["prepare", "main_ppo"]),
+        ("run_math_qwen3b.sh", ["prepare", "warmup", "preflight", "main_ppo"]),
+        ("run_oracle_qwen1_5b.sh", ["prepare", "preflight", "main_ppo"]),
+        ("run_majority_vote_qwen3b.sh", ["prepare", "preflight", "main_ppo"]),
     ],
 )
 def test_steps_run_in_order_and_only_when_missing(tmp_path, script, steps):
-    """Prepare if missing -> warm-up if missing (memreward only) -> main_ppo; a rerun only trains."""
+    """Prepare if missing -> warm-up if missing (memreward only) -> preflight -> main_ppo; a rerun only
+    checks and trains."""
     log = tmp_path / "calls.log"
     stub = tmp_path / "python-stub"
     stub.write_text(_STUB.format(python=shlex.quote(sys.executable), log=shlex.quote(str(log))))
@@ -560,7 +574,7 @@ def test_steps_run_in_order_and_only_when_missing(tmp_path, script, steps):
     log.unlink()
     proc = run_recipe(EXAMPLES / script, env)
     assert proc.returncode == 0, proc.stderr
-    assert called() == ["main_ppo"]
+    assert called() == ["preflight", "main_ppo"]
 
 
 def test_failed_step_stops_the_recipe(tmp_path):
@@ -591,3 +605,111 @@ def test_patches():
             check=False,
         )
         assert proc.returncode == 0, f"{patch_file.name}:\n{proc.stdout}{proc.stderr}"
+
+
+# --- GPU-path first-contact defects: attention, seeds, greedy sampling, the preflight ---
+
+HAS_FLASH_ATTN = importlib.util.find_spec("flash_attn") is not None
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=_ids(RECIPES))
+def test_seed_reaches_rollout_and_actor(recipe, configs):
+    """SEED (default 0) sets every seed of the run, not only the data loader's (verl's defaults are 42)."""
+    cfg = configs[recipe.path.stem]
+    assert {key: select(cfg, key) for key in SEED_KEYS} == dict.fromkeys(SEED_KEYS, 0)
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=_ids(RECIPES))
+def test_attention_fits_the_node(recipe, configs):
+    """ATTN_IMPLEMENTATION=auto: flash_attention_2 only where flash-attn imports, else sdpa (verl's default
+    flash_attention_2 would fail at model load on a node without it)."""
+    attn = select(configs[recipe.path.stem], ATTN_KEY)
+    assert attn == ("flash_attention_2" if HAS_FLASH_ATTN else "sdpa")
+
+
+@pytest.mark.skipif(HAS_FLASH_ATTN, reason="flash-attn is installed here")
+def test_flash_attention_without_flash_attn_stops(tmp_path):
+    """ATTN_IMPLEMENTATION=flash_attention_2 on a node without flash-attn stops, naming what to install."""
+    env = _base_env(tmp_path / "out", ATTN_IMPLEMENTATION="flash_attention_2")
+    proc = run_recipe(EXAMPLES / "run_math_qwen1_5b.sh", env, "--dry-run")
+    assert proc.returncode != 0 and not proc.stdout
+    assert "pip install flash-attn" in proc.stderr and "ATTN_IMPLEMENTATION=sdpa" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "params,ok",
+    [
+        ({"ATTN_IMPLEMENTATION": "eager"}, "eager"),
+        ({"ATTN_IMPLEMENTATION": "sdpa"}, "sdpa"),
+        ({"ATTN_IMPLEMENTATION": "flash"}, None),
+        ({"TEMPERATURE": "0"}, None),
+        ({"TEMPERATURE": "0.0", "ROLLOUT_N": "1"}, "sdpa"),
+        ({"TEMPERATURE": "-1"}, None),
+        ({"TOP_P": "0"}, None),
+    ],
+)
+def test_attention_and_sampling_parameters(tmp_path, params, ok):
+    """ATTN_IMPLEMENTATION is checked; TEMPERATURE=0 with ROLLOUT_N > 1 (vLLM rejects it) stops early."""
+    proc = run_recipe(EXAMPLES / "run_oracle_qwen1_5b.sh", _base_env(tmp_path / "out", **params), "--dry-run")
+    if ok is None:
+        assert proc.returncode != 0 and not proc.stdout
+        assert next(iter(params)) in proc.stderr
+        if params.get("TEMPERATURE") == "0":
+            assert "ROLLOUT_N=8" in proc.stderr and "actor_rollout_ref.rollout.temperature" in proc.stderr
+        return
+    assert proc.returncode == 0, proc.stderr
+    d = dry_run(EXAMPLES / "run_oracle_qwen1_5b.sh", _base_env(tmp_path / "out", **params))
+    cfg = compose_overrides(d.overrides)
+    if "ATTN_IMPLEMENTATION" in params or not HAS_FLASH_ATTN:
+        assert select(cfg, ATTN_KEY) == ok
+    if "ROLLOUT_N" in params:
+        assert (cfg.actor_rollout_ref.rollout.temperature, cfg.actor_rollout_ref.rollout.n) == (0.0, 1)
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=_ids(RECIPES))
+def test_preflight_is_planned_on_the_same_overrides(recipe, dry_runs):
+    """--dry-run plans `memreward preflight` (and does not run it) on exactly main_ppo's overrides."""
+    d = dry_runs[recipe.path.stem]
+    argv = d.planned("preflight")
+    assert argv == [sys.executable, "-m", "memreward_verl.cli", "preflight", *d.overrides]
+
+
+@pytest.mark.parametrize(
+    "name,needed",
+    # 3 per GPU + TransferQueue controller 1 + 8 storage units + memory worker 1 (memreward / majority vote)
+    [
+        ("run_mixed_qwen3b", 22),
+        ("run_math_qwen1_5b", 16),
+        ("run_oracle_qwen3b", 21),
+        ("run_majority_vote_qwen1_5b", 16),
+    ],
+)
+def test_preflight_counts_the_recipes_ray_cpus(dry_runs, name, needed):
+    """The preflight counts what the recipe's run holds; too few CPUs is an error naming the knobs."""
+    from memreward_verl.integration.preflight import preflight
+
+    overrides = dry_runs[name].overrides
+    assert preflight(overrides, cpus=needed, check_imports=False).errors == []
+    errors = preflight(overrides, cpus=needed - 1, check_imports=False).errors
+    assert len(errors) == 1
+    assert f"holds {needed} Ray CPUs" in errors[0] and f"have {needed - 1}" in errors[0]
+    assert f"ray_kwargs.ray_init.num_cpus={needed}" in errors[0]
+    assert "transfer_queue.backend.SimpleStorage.num_data_storage_units" in errors[0]
+
+
+def test_failed_preflight_stops_before_main_ppo(tmp_path):
+    """A real preflight in a (stubbed) recipe run: too few Ray CPUs stops it before main_ppo, with the count;
+    PREFLIGHT=0 skips the check."""
+    log = tmp_path / "calls.log"
+    stub = tmp_path / "python-stub"
+    stub.write_text(_STUB.format(python=shlex.quote(sys.executable), log=shlex.quote(str(log))))
+    stub.chmod(stub.stat().st_mode | stat.S_IXUSR)
+    env = _base_env(tmp_path / "out", PYTHON=str(stub), REAL_PREFLIGHT="1")
+    proc = run_recipe(EXAMPLES / "run_math_qwen3b.sh", env, "ray_kwargs.ray_init.num_cpus=4")
+    assert proc.returncode != 0
+    assert "main_ppo" not in log.read_text()
+    assert "holds 22 Ray CPUs" in proc.stderr and "ray_kwargs.ray_init.num_cpus=22" in proc.stderr
+    assert "PREFLIGHT=0" in proc.stderr
+    proc = run_recipe(EXAMPLES / "run_math_qwen3b.sh", {**env, "PREFLIGHT": "0"}, "ray_kwargs.ray_init.num_cpus=4")
+    assert proc.returncode == 0, proc.stderr
+    assert log.read_text().splitlines()[-1].split()[1] == "verl.trainer.main_ppo"

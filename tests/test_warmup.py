@@ -18,7 +18,8 @@ from memreward_verl.warmup import SamplingConfig, TransformersGenerator, WarmupC
 from memreward_verl.warmup.cache import CacheMismatchError, GenerationCache
 from memreward_verl.warmup.generate import ModelLoadError
 from memreward_verl.warmup.pipeline import choose_labelled_rows, generate_rollouts
-from memreward_verl.warmup.prompts import read_prompt_rows
+from memreward_verl.warmup.prompts import PromptRow, read_prompt_rows
+from memreward_verl.warmup.sampling import verl_generation_config
 
 SAMPLING = SamplingConfig(n=4, temperature=1.0, top_p=1.0, max_prompt_length=128, max_response_length=12, seed=3)
 
@@ -171,3 +172,103 @@ def test_errors_name_the_fault(tmp_path, train_parquet, generator, tiny_model):
         read_prompt_rows(bad)
     with pytest.raises(ValueError, match="exactly one"):
         WarmupConfig(train="x", out="y", model_path="z")
+
+
+# --- GPU-path defects: prompt length under transformers 5, greedy with n > 1, verl-like sampling ---
+
+WORDS = "the cat sat on a mat and then it ran to the red house near blue hills with many trees".split()
+
+
+@pytest.fixture(scope="module")
+def random_llm(tmp_path_factory):
+    """A tiny random Llama with a local tokenizer whose generation_config.json sets Qwen2.5-like defaults
+    (plus top_k=1 and a near-zero temperature: if generate() used them, all samples would be one text)."""
+    from transformers import AutoTokenizer, GenerationConfig, LlamaConfig, LlamaForCausalLM
+
+    from memreward_verl.integration.testing import build_tokenizer
+
+    folder = tmp_path_factory.mktemp("random_llm") / "model"
+    build_tokenizer([" ".join(WORDS)] * 20, folder, vocab_size=300)
+    tok = AutoTokenizer.from_pretrained(folder)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+        bos_token_id=tok.eos_token_id,
+    )
+    model = LlamaForCausalLM(cfg)
+    model.generation_config = GenerationConfig(
+        do_sample=True,
+        temperature=0.01,
+        top_p=0.8,
+        top_k=1,
+        repetition_penalty=1.05,
+        min_p=0.9,
+        eos_token_id=[tok.eos_token_id, tok.pad_token_id],
+    )
+    model.save_pretrained(folder)
+    return str(folder)
+
+
+def test_prompt_length_counts_tokens_not_keys(random_llm):
+    """transformers 5's apply_chat_template(tokenize=True) is a BatchEncoding (len 2): a long prompt is long."""
+    from memreward_verl.warmup.generate import chat_prompt_ids
+
+    gen = TransformersGenerator(random_llm, dataclasses.replace(SAMPLING, max_prompt_length=16))
+    short = [{"role": "user", "content": "the cat"}]
+    long = [{"role": "user", "content": " ".join(WORDS * 10)}]
+    rendered = gen.tokenizer.apply_chat_template(long, add_generation_prompt=True, tokenize=False)
+    expected = len(gen.tokenizer(rendered, add_special_tokens=False)["input_ids"])
+    assert chat_prompt_ids(gen.tokenizer, long) == gen.tokenizer(rendered, add_special_tokens=False)["input_ids"]
+    assert gen.prompt_length(long) == expected > 100
+    assert 2 < gen.prompt_length(short) < 16
+    rows = [PromptRow(qid, "demo", "math", msgs, "1") for qid, msgs in (("short", short), ("long", long))]
+    cache = GenerationCache(random_llm + ".cache", gen.model_path, gen.sampling)
+    queries, skipped = generate_rollouts(rows, gen, cache, progress=False)
+    assert skipped == ["long"] and [q.query_id for q in queries] == ["short"]
+
+
+def test_greedy_with_several_rollouts_is_rejected(random_llm):
+    """temperature 0 with n > 1: vLLM 0.24 and transformers both raise, so SamplingConfig does, naming the keys."""
+    from transformers import AutoTokenizer
+
+    with pytest.raises(ValueError, match=r"temperature=0.*n=4.*actor_rollout_ref\.rollout\.temperature.*ROLLOUT_N"):
+        SamplingConfig(n=4, temperature=0.0)
+    tok = AutoTokenizer.from_pretrained(random_llm)
+    cfg = SamplingConfig(n=1, temperature=0.0).generation_config(tok)
+    assert cfg.do_sample is False and cfg.num_return_sequences == 1 and cfg.top_k == 0
+    # the per-request form a rollout server uses: verl's top_k=-1 is "off"; greedy with n > 1 is refused too
+    assert verl_generation_config(tok, temperature=0.7, top_p=0.9, max_new_tokens=5, top_k=-1).top_k == 0
+    assert verl_generation_config(tok, temperature=0.7, top_p=0.9, max_new_tokens=5, top_k=20).top_k == 20
+    with pytest.raises(ValueError, match="n=2"):
+        verl_generation_config(tok, temperature=0.0, top_p=1.0, max_new_tokens=5, n=2)
+
+
+def test_transformers_backend_samples_like_verl_rollout(random_llm):
+    """The model's generation_config (top_k=1, temperature 0.01, repetition_penalty, min_p) does not reach
+    generate(): the effective config is the rollout's (top_k off, penalty 1.0, no min_p), and samples vary."""
+    sampling = SamplingConfig(n=6, temperature=1.0, top_p=1.0, max_prompt_length=64, max_response_length=8, seed=0)
+    gen = TransformersGenerator(random_llm, sampling)
+    cfg = gen.generation_config()
+    got = {k: getattr(cfg, k) for k in ("do_sample", "temperature", "top_p", "top_k", "repetition_penalty", "min_p")}
+    assert got == {
+        "do_sample": True,
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "top_k": 0,
+        "repetition_penalty": 1.0,
+        "min_p": None,
+    }
+    assert cfg.typical_p == 1.0 and cfg.max_new_tokens == 8 and cfg.num_return_sequences == 6
+    assert cfg.pad_token_id == gen.tokenizer.pad_token_id
+    assert cfg.eos_token_id == [gen.tokenizer.eos_token_id, gen.tokenizer.pad_token_id]  # the model's stop ids kept
+    texts = gen.generate([[{"role": "user", "content": "the cat sat"}]], seed=1)[0]
+    assert len(texts) == 6 and len(set(texts)) > 1, texts  # top_k=1 / temperature 0.01 would give one text
+    eff = gen.model.generation_config  # what generate() merged the None fields from
+    assert (eff.top_k, eff.repetition_penalty, eff.min_p, eff.temperature) == (0, 1.0, None, 1.0)

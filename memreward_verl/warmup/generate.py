@@ -11,12 +11,21 @@ from __future__ import annotations
 import abc
 import importlib.util
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from memreward_verl.warmup.sampling import SamplingConfig
+from memreward_verl.warmup.sampling import SamplingConfig, eos_ids
 
-__all__ = ["Generator", "TransformersGenerator", "VLLMGenerator", "make_generator", "BACKENDS", "ModelLoadError"]
+__all__ = [
+    "Generator",
+    "TransformersGenerator",
+    "VLLMGenerator",
+    "make_generator",
+    "chat_prompt_ids",
+    "BACKENDS",
+    "ModelLoadError",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -28,15 +37,36 @@ class ModelLoadError(ValueError):
     """The policy model could not be loaded from the given path (the message says why)."""
 
 
+def chat_prompt_ids(tokenizer: Any, messages: Messages) -> list[int]:
+    """Token ids of one chat prompt rendered with ``add_generation_prompt=True``.
+
+    ``apply_chat_template(..., tokenize=True)`` returns a flat id list in transformers 4 but a
+    dict-like ``BatchEncoding`` in transformers 5 (``len()`` of it is its number of keys), and
+    some tokenizers nest one prompt as a batch of one: every shape is reduced to the flat ids here.
+    """
+    out = tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=True)
+    if isinstance(out, Mapping) or hasattr(out, "keys"):
+        out = out["input_ids"]
+    if hasattr(out, "tolist"):  # a tensor or an array
+        out = out.tolist()
+    out = list(out)
+    if len(out) == 1 and isinstance(out[0], (list, tuple)):
+        out = list(out[0])
+    if out and not all(isinstance(i, int) for i in out):
+        raise TypeError(f"apply_chat_template returned {type(out[0]).__name__} items, not token ids")
+    return out
+
+
 class Generator(abc.ABC):
     """Samples ``sampling.n`` responses for each chat prompt."""
 
     sampling: SamplingConfig
     model_path: str
+    tokenizer: Any
 
-    @abc.abstractmethod
     def prompt_length(self, messages: Messages) -> int:
         """Tokens of the rendered prompt (for the ``max_prompt_length`` filter)."""
+        return len(chat_prompt_ids(self.tokenizer, messages))
 
     @abc.abstractmethod
     def generate(self, prompts: Sequence[Messages], seed: int) -> list[list[str]]:
@@ -54,7 +84,11 @@ def _check_model_path(model_path: str) -> None:
 
 
 class TransformersGenerator(Generator):
-    """CPU (or single-device) sampling with ``transformers.generate``; for small models and the demo."""
+    """CPU (or single-device) sampling with ``transformers.generate``; for small models and the demo.
+
+    Samples as verl's vLLM rollout does (:meth:`SamplingConfig.generation_config`): the model's own
+    ``generation_config.json`` (top_k, repetition_penalty, ...) is replaced, keeping only its stop ids.
+    """
 
     def __init__(
         self, model_path: str, sampling: SamplingConfig, batch_prompts: int = 8, threads: int | None = None
@@ -75,21 +109,19 @@ class TransformersGenerator(Generator):
         self.sampling = sampling
         self.model_path = model_path
         self.batch_prompts = batch_prompts
+        # Only the model's stop ids are kept from its generation_config.json (vLLM stops at them too).
+        self.model_eos_ids = eos_ids(getattr(self.model.generation_config, "eos_token_id", None))
+        self.model.generation_config = self.generation_config()
 
-    def _ids(self, messages: Messages) -> list[int]:
-        out = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-        if isinstance(out, dict) or hasattr(out, "keys"):
-            out = out["input_ids"]
-        return list(out)
-
-    def prompt_length(self, messages: Messages) -> int:
-        return len(self._ids(messages))
+    def generation_config(self):
+        """The ``GenerationConfig`` of :attr:`sampling` (see :meth:`SamplingConfig.generation_config`)."""
+        return self.sampling.generation_config(self.tokenizer, self.model_eos_ids)
 
     def generate(self, prompts: Sequence[Messages], seed: int) -> list[list[str]]:
         import torch
 
         s = self.sampling
-        ids = [self._ids(m) for m in prompts]
+        ids = [chat_prompt_ids(self.tokenizer, m) for m in prompts]
         width = max(len(x) for x in ids)
         pad = self.tokenizer.pad_token_id
         input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
@@ -97,18 +129,12 @@ class TransformersGenerator(Generator):
         for i, x in enumerate(ids):  # left padding, as generation needs
             input_ids[i, width - len(x) :] = torch.tensor(x)
             mask[i, width - len(x) :] = 1
+        cfg = self.generation_config()
+        # generate() fills every field left None from the model's config: make ours that config too.
+        self.model.generation_config = cfg
         torch.manual_seed(seed)
-        sample = s.temperature > 0
-        kwargs = {"do_sample": True, "temperature": s.temperature, "top_p": s.top_p} if sample else {"do_sample": False}
         with torch.no_grad():
-            out = self.model.generate(
-                input_ids=input_ids,
-                attention_mask=mask,
-                max_new_tokens=s.max_response_length,
-                num_return_sequences=s.n,
-                pad_token_id=pad,
-                **kwargs,
-            )
+            out = self.model.generate(input_ids=input_ids, attention_mask=mask, generation_config=cfg)
         texts = self.tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
         return [texts[i * s.n : (i + 1) * s.n] for i in range(len(prompts))]
 
@@ -140,9 +166,6 @@ class VLLMGenerator(Generator):
             max_model_len=sampling.max_prompt_length + sampling.max_response_length,
         )
         self.tokenizer = self.llm.get_tokenizer()
-
-    def prompt_length(self, messages: Messages) -> int:
-        return len(self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True))
 
     def generate(self, prompts: Sequence[Messages], seed: int) -> list[list[str]]:
         from vllm import SamplingParams

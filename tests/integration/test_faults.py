@@ -119,3 +119,24 @@ def test_same_worker_name_other_options(manager, tokenizer_dir, tokenizer, artif
     """A second manager asking the same worker name with other options is refused, naming the keys."""
     with pytest.raises(ValueError, match="on_timeout"):
         _manager(tokenizer_dir, tokenizer, artifact_dir, "mw_faults", worker_max_restarts=2, on_timeout="neutral")
+
+
+def test_unschedulable_worker_fails_start_up_in_bounded_time(ray_cluster, tokenizer_dir, tokenizer, artifact_dir):
+    """A memory worker asking for more CPUs than the cluster has: the manager's constructor fails within
+    worker_start_timeout_s, naming the worker, the CPUs it asked for and the options to change."""
+    import time
+
+    name = "mw_unschedulable"
+    start = time.monotonic()
+    with pytest.raises(RuntimeError) as info:
+        _manager(tokenizer_dir, tokenizer, artifact_dir, name, worker_num_cpus=64, worker_start_timeout_s=2.0)
+    elapsed = time.monotonic() - start
+    try:
+        ray.kill(ray.get_actor(name), no_restart=True)
+    except ValueError:
+        pass  # already gone with its last handle
+    msg = str(info.value)
+    assert elapsed < 20, elapsed
+    assert repr(name) in msg and "num_cpus=64" in msg
+    assert "reward.reward_kwargs.worker_num_cpus" in msg and "reward.reward_kwargs.worker_start_timeout_s" in msg
+    assert "of 8 CPUs free" in msg
