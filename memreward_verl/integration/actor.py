@@ -9,11 +9,13 @@ last saved state with ``grow_memory``), and callers retry a bounded number of ti
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import ray
-from ray.exceptions import RayActorError
+from ray.exceptions import GetTimeoutError, RayActorError
 
 from memreward_verl.acquisition.budget import BudgetConfig
 from memreward_verl.acquisition.online import AcquirerConfig
@@ -24,6 +26,7 @@ from memreward_verl.service import GroupOutcome, ServiceConfig, load_service, lo
 
 __all__ = [
     "MemoryWorker",
+    "WorkerTimeoutError",
     "get_memory_worker",
     "WorkerClient",
     "rule_from_options",
@@ -32,6 +35,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+
+class WorkerTimeoutError(TimeoutError):
+    """A blocking call to the memory worker got no answer in time (the message says what it asked for)."""
 
 
 def rule_from_options(opts: MemRewardOptions) -> RewardRule:
@@ -81,6 +88,7 @@ class MemoryWorker:
 
         opts = MemRewardOptions.from_mapping(options)
         self.options = dict(options)
+        self._reward_log = None
         torch.set_num_threads(max(1, int(opts.worker_num_cpus)))
         rule, cfg = rule_from_options(opts), service_config_from_options(opts)
         if opts.reward_mode == "majority_vote":
@@ -105,6 +113,15 @@ class MemoryWorker:
 
     async def stats(self) -> dict[str, int]:
         return self.service.stats()
+
+    async def log_rewards(self, records: list[dict[str, Any]]) -> None:
+        """Append reward records to ``reward_log`` (this actor is its only writer: lines never interleave)."""
+        if self._reward_log is None:
+            path = Path(self.options["reward_log"])
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._reward_log = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115  (lives with the actor)
+        for rec in records:
+            self._reward_log.write(json.dumps(rec) + "\n")
 
     async def acquisition_state(self) -> dict[str, Any]:
         """Online acquisition's metrics, offers, oracle ledger and probe groups (empty when off)."""
@@ -188,5 +205,32 @@ class WorkerClient:
                 await asyncio.sleep(0.5)
 
     def call_sync(self, method: str, *args: Any) -> Any:
-        """Blocking :meth:`call` for code outside an event loop (start-up)."""
-        return ray.get(getattr(self.handle, method).remote(*args))
+        """Blocking call for code outside an event loop (start-up), bounded by ``worker_start_timeout_s``.
+
+        A worker Ray cannot place (more CPUs asked than the cluster has free) would otherwise block the
+        reward worker's constructor, and so verl's start-up, forever.
+
+        Raises:
+            WorkerTimeoutError: no answer in time; names the worker, what it asked for and the options.
+        """
+        timeout = self.opts.worker_start_timeout_s
+        try:
+            return ray.get(getattr(self.handle, method).remote(*args), timeout=timeout)
+        except GetTimeoutError:
+            raise WorkerTimeoutError(self._timeout_message(method, timeout)) from None
+
+    def _timeout_message(self, method: str, timeout: float) -> str:
+        key = "reward.reward_kwargs."
+        try:
+            total = ray.cluster_resources().get("CPU", 0.0)
+            free = ray.available_resources().get("CPU", 0.0)
+            cluster = f"the Ray cluster has {free:g} of {total:g} CPUs free"
+        except Exception as exc:  # the message must not fail over a diagnostic
+            cluster = f"the Ray cluster's CPUs could not be read ({exc})"
+        return (
+            f"memreward worker {self.opts.worker_name!r} did not answer {method!r} within {timeout:g} s "
+            f"({key}worker_start_timeout_s). It asks Ray for num_cpus={self.opts.worker_num_cpus:g} "
+            f"({key}worker_num_cpus) and no GPU; {cluster}. If Ray cannot place it, lower {key}worker_num_cpus "
+            "or give Ray more CPUs (ray_kwargs.ray_init.num_cpus; the recipes' preflight counts what verl "
+            f"holds); if it is still loading a large artifact, raise {key}worker_start_timeout_s"
+        )

@@ -81,6 +81,10 @@ class MemRewardOptions:
     refit_every: int = 0
     # Where the grown memory is saved (required with grow_memory) so a restarted worker resumes from it.
     state_dir: str | None = None
+    # JSON Lines file the memory worker appends one record per rewarded rollout to: step, query id, uid,
+    # reward source, reward, predicted probability and hidden_gt (the verifier's verdict on an unlabelled
+    # rollout: derived from ground truth, for auditing only, never a reward). None: no log.
+    reward_log: str | None = None
     # The shared graph-memory worker (one named Ray actor per job).
     worker_name: str = "memreward_worker"
     worker_num_cpus: float = 1.0
@@ -93,6 +97,9 @@ class MemRewardOptions:
     retry_backoff_s: float = 2.0
     # Before a retry, wait this long at most for the restarted worker (it reloads the artifact).
     worker_restart_timeout_s: float = 180.0
+    # A reward worker's blocking calls to the memory worker (its start-up "describe": Ray scheduling the
+    # worker + loading the artifact) fail after this long, naming the worker and its resources.
+    worker_start_timeout_s: float = 300.0
     # Online label acquisition (memreward_verl.acquisition): None = off, else a strategy name
     # (random, uncertainty, care, hybrid, ...). Bought groups get their verifier rewards and join the memory
     # (reward_mode=majority_vote: no memory; bought groups get their rewards, as in the CARE paper).
@@ -166,7 +173,13 @@ class MemRewardOptions:
             "reward.reward_kwargs.state_dir is required when grow_memory is true (the grown memory is saved there)",
         )
         self._check_acquisition()
-        for name in ("worker_max_restarts", "request_retries"):
+        _check(
+            self.reward_log is None or (isinstance(self.reward_log, str) and self.reward_log.strip() != ""),
+            f"reward.reward_kwargs.reward_log must be a file path or null (got {self.reward_log!r})",
+        )
+        for name in ("worker_start_timeout_s", "worker_restart_timeout_s"):
+            _check(getattr(self, name) > 0, f"reward.reward_kwargs.{name} must be > 0 (got {getattr(self, name)})")
+        for name in ("worker_max_restarts", "request_retries", "worker_num_cpus"):
             _check(getattr(self, name) >= 0, f"reward.reward_kwargs.{name} must be >= 0 (got {getattr(self, name)})")
         for name in ("worker_max_concurrency", "embed_batch_size"):
             _check(getattr(self, name) >= 1, f"reward.reward_kwargs.{name} must be >= 1 (got {getattr(self, name)})")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from typing import Any
 
 import ray
@@ -45,7 +46,7 @@ def _check_same_options(opts: MemRewardOptions, worker_options: dict[str, Any]) 
     diff = sorted(
         k
         for k in mine
-        if k not in ("request_retries", "retry_backoff_s", "worker_restart_timeout_s")
+        if k not in ("request_retries", "retry_backoff_s", "worker_restart_timeout_s", "worker_start_timeout_s")
         and mine[k] != worker_options.get(k)
     )
     if diff:
@@ -54,6 +55,23 @@ def _check_same_options(opts: MemRewardOptions, worker_options: dict[str, Any]) 
             f"(theirs: {[worker_options.get(k) for k in diff]}, ours: {[mine[k] for k in diff]}); "
             "use one set of reward_kwargs per job or set a distinct reward.reward_kwargs.worker_name"
         )
+
+
+def _log_record(sample: RewardSample, score: float, extra: dict[str, Any]) -> dict[str, Any]:
+    """One ``reward_log`` line: which rollout got which reward, from where."""
+    return {
+        "step": sample.global_step,
+        "query_id": sample.query_id,
+        "uid": sample.uid,
+        "data_source": sample.data_source,
+        "validation": sample.is_validation,
+        "reward": score,
+        **{k: None if _is_nan(extra[k]) else extra[k] for k in ("reward_source", "pred_prob", "hidden_gt")},
+    }
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
 
 
 @register("memreward")
@@ -112,7 +130,10 @@ class MemRewardManager(RewardManagerBase):
                 sample.domain = self._domain(sample)
                 # fire and forget: growing the memory must not delay this reward
                 self.worker.handle.observe.remote(sample, score, self.group_size)
-        return {"reward_score": result.score, "reward_extra_info": result.extra_info()}
+        extra = result.extra_info()
+        if self.opts.reward_log:  # fire and forget: the audit log must not delay the reward
+            self.worker.handle.log_rewards.remote([_log_record(sample, result.score, extra)])
+        return {"reward_score": result.score, "reward_extra_info": extra}
 
     async def _predicted(self, sample: RewardSample) -> SampleReward:
         if not sample.uid:

@@ -22,6 +22,9 @@ def test_unknown_key_lists_valid_ones():
         ({"artifact_dir": "/a", "on_timeout": "retry"}, "partial.*neutral.*error"),
         ({"artifact_dir": "/a", "grow_memory": True}, "state_dir"),
         ({"artifact_dir": "/a", "threshold": 1.5}, "threshold"),
+        ({"artifact_dir": "/a", "worker_start_timeout_s": 0}, "worker_start_timeout_s must be > 0"),
+        ({"artifact_dir": "/a", "worker_num_cpus": -1}, "worker_num_cpus must be >= 0"),
+        ({"artifact_dir": "/a", "reward_log": " "}, "reward_log must be a file path or null"),
     ],
 )
 def test_bad_values_name_the_key(kwargs, match):
