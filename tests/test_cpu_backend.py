@@ -6,43 +6,18 @@ import asyncio
 
 import pytest
 import torch
+from conftest import WORDS
 
 pytest.importorskip("verl")
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    """A 2-layer random Llama with a locally trained tokenizer; its generation_config sets sampling defaults
-    (top_k=20, repetition_penalty=1.3, min_p=0.2) that the rollout must NOT apply."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from memreward_verl.integration.testing import build_tokenizer
-
-    out = tmp_path_factory.mktemp("tiny_llm")
-    texts = [f"What is {a} + {b}? #### {a + b}" for a in range(10) for b in range(10)]
-    tok_dir = build_tokenizer(texts, out, vocab_size=300)
+def tiny_model(random_llm):
+    """The shared tiny random Llama (conftest); its generation_config sets top_k=1, temperature 0.01,
+    repetition_penalty and min_p, none of which the rollout may apply."""
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(tok_dir)
-    torch.manual_seed(0)
-    cfg = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-    )
-    model = LlamaForCausalLM(cfg)
-    model.generation_config.top_k = 20
-    model.generation_config.repetition_penalty = 1.3
-    model.generation_config.min_p = 0.2
-    model.generation_config.do_sample = True
-    model.save_pretrained(out)
-    return str(out), tok
+    return random_llm, AutoTokenizer.from_pretrained(random_llm)
 
 
 def _rollout_config(**kw):
@@ -88,6 +63,24 @@ def test_unsupported_verl_is_a_clear_error():
         check_verl_version("0.10.0")
 
 
+def test_unsupported_verl_stops_a_cpu_run_at_start_up_with_the_reason(caplog):
+    """With an unsupported verl the plugin logs why at ERROR and rollout.name=cpu raises that reason."""
+    from verl.workers.rollout.replica import RolloutReplicaRegistry
+
+    from memreward_verl.cpu import plugin
+    from memreward_verl.cpu.rollout import CPURolloutReplica
+
+    try:
+        with caplog.at_level("ERROR"):
+            plugin.load("0.8.0")
+        assert "CPU backend not installed" in caplog.text
+        with pytest.raises(RuntimeError, match=r"rollout.name='cpu' is unavailable: .*verl 0\.8\.0 is installed"):
+            RolloutReplicaRegistry.get("cpu")
+    finally:
+        plugin.load()
+    assert RolloutReplicaRegistry.get("cpu") is CPURolloutReplica
+
+
 def test_plugin_registered_engine_and_rollout():
     """The entry point installed the CPU FSDP engines and rollout name in this (verl-importing) process."""
     import verl  # noqa: F401  (loads the verl.plugins entry points)
@@ -129,7 +122,7 @@ def test_server_batches_pending_requests(tiny_model):
     path, tok = tiny_model
     server = CPURolloutServer(_rollout_config(), path)
     server.set_global_steps(3)
-    prompts = [tok.encode(f"What is {i} + 1?") for i in range(12)]
+    prompts = [tok.encode(" ".join(WORDS[: 3 + i])) for i in range(12)]
     outs = _generate_many(server, prompts, {"temperature": 1.0, "top_p": 1.0, "top_k": -1, "logprobs": True})
     assert server.stats()["batches"] == 1
     for o in outs:
@@ -146,7 +139,7 @@ def test_server_samples_as_asked_not_with_model_defaults(tiny_model):
 
     path, tok = tiny_model
     server = CPURolloutServer(_rollout_config(), path)
-    _generate_many(server, [tok.encode("What is 1 + 2?")], {"temperature": 0.7, "top_p": 0.9, "top_k": -1})
+    _generate_many(server, [tok.encode("the cat sat")], {"temperature": 0.7, "top_p": 0.9, "top_k": -1})
     gen_cfg, _ = server.model._prepare_generation_config(None)
     processors = server.model._get_logits_processor(
         generation_config=gen_cfg,
@@ -178,7 +171,7 @@ def test_new_weights_change_what_the_server_samples(tiny_model):
 
     path, tok = tiny_model
     server = CPURolloutServer(_rollout_config(), path)
-    prompt = tok.encode("What is 3 + 4?")
+    prompt = tok.encode("the red house")
     greedy = {"temperature": 0, "top_p": 1.0, "top_k": -1}
     before = _generate_many(server, [prompt], greedy)[0].token_ids
     state = {k: v.clone() for k, v in server.model.state_dict().items()}

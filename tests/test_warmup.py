@@ -8,6 +8,7 @@ import json
 
 import pandas as pd
 import pytest
+from conftest import WORDS  # the words the random_llm fixture's tokenizer knows
 
 from memreward_verl.artifact import load_artifact
 from memreward_verl.config import MemRewardConfig
@@ -175,45 +176,6 @@ def test_errors_name_the_fault(tmp_path, train_parquet, generator, tiny_model):
 
 
 # --- GPU-path defects: prompt length under transformers 5, greedy with n > 1, verl-like sampling ---
-
-WORDS = "the cat sat on a mat and then it ran to the red house near blue hills with many trees".split()
-
-
-@pytest.fixture(scope="module")
-def random_llm(tmp_path_factory):
-    """A tiny random Llama with a local tokenizer whose generation_config.json sets Qwen2.5-like defaults
-    (plus top_k=1 and a near-zero temperature: if generate() used them, all samples would be one text)."""
-    from transformers import AutoTokenizer, GenerationConfig, LlamaConfig, LlamaForCausalLM
-
-    from memreward_verl.integration.testing import build_tokenizer
-
-    folder = tmp_path_factory.mktemp("random_llm") / "model"
-    build_tokenizer([" ".join(WORDS)] * 20, folder, vocab_size=300)
-    tok = AutoTokenizer.from_pretrained(folder)
-    cfg = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        pad_token_id=tok.pad_token_id,
-        eos_token_id=tok.eos_token_id,
-        bos_token_id=tok.eos_token_id,
-    )
-    model = LlamaForCausalLM(cfg)
-    model.generation_config = GenerationConfig(
-        do_sample=True,
-        temperature=0.01,
-        top_p=0.8,
-        top_k=1,
-        repetition_penalty=1.05,
-        min_p=0.9,
-        eos_token_id=[tok.eos_token_id, tok.pad_token_id],
-    )
-    model.save_pretrained(folder)
-    return str(folder)
 
 
 def test_prompt_length_counts_tokens_not_keys(random_llm):

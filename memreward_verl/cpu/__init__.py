@@ -18,13 +18,16 @@ from memreward_verl.cpu.support import SUPPORTED_VERL, UnsupportedVerlError, che
 __all__ = ["SUPPORTED_VERL", "UnsupportedVerlError", "check_verl_version", "cpu_selected", "install"]
 
 
-def install() -> None:
+def install(verl_version: str | None = None) -> None:
     """Register the CPU platform and rollout; on a CPU machine also the engine (idempotent).
+
+    Args:
+        verl_version: the verl version to check (default: the installed one).
 
     Raises:
         UnsupportedVerlError: the installed verl is not one this backend was built against.
     """
-    check_verl_version()
+    check_verl_version(verl_version)
     from memreward_verl.cpu import platform  # noqa: F401  (registers the "cpu" platform)
     from memreward_verl.cpu.registration import register_rollout
 
