@@ -52,7 +52,7 @@ def _run_arm(arm: str, seed: int, cfg: DemoConfig, data: dict, root: Path) -> di
         return json.loads(done.read_text(encoding="utf-8"))
     train_file = data["labelled_train"] if arm == "labelled_only" else data["train"]
     paths = RunPaths(model=data["model"], train_files=train_file, val_files=data["val"], out_dir=str(out))
-    log = Path(paths.out_dir) / "reward_log.jsonl"
+    log = Path(paths.reward_log)
     rewards = reward_overrides(
         arm,
         artifact_dir=data["artifact"],

@@ -121,7 +121,7 @@ def test_server_batches_pending_requests(tiny_model):
 
     path, tok = tiny_model
     server = CPURolloutServer(_rollout_config(), path)
-    server.set_global_steps(3)
+    assert asyncio.run(server.load_weights(server.model.state_dict(), global_steps=3)) == 1
     prompts = [tok.encode(" ".join(WORDS[: 3 + i])) for i in range(12)]
     outs = _generate_many(server, prompts, {"temperature": 1.0, "top_p": 1.0, "top_k": -1, "logprobs": True})
     assert server.stats()["batches"] == 1
@@ -161,6 +161,8 @@ def test_server_rejects_what_it_cannot_honour(tiny_model):
         _generate_many(server, [[5, 6]], {"temperature": 1.0, "min_p": 0.1})
     with pytest.raises(ValueError, match="only text"):
         asyncio.run(server.generate([5, 6], {}, request_id="x", image_data=["img"]))
+    with pytest.raises(RuntimeError, match="trainer_mode=sync"):  # async trainers swap weights mid-generation
+        asyncio.run(server.abort_all_requests())
     with pytest.raises(ValueError, match=r"engine_kwargs.cpu: unknown keys \['batch'\]"):
         CPURolloutServer(_rollout_config(engine_kwargs={"cpu": {"batch": 4}}), path)
 
@@ -178,8 +180,8 @@ def test_new_weights_change_what_the_server_samples(tiny_model):
     target = before[0]
     state["lm_head.weight"][:] = 0
     state["lm_head.weight"][(target + 1) % len(tok)] = 1.0  # every position now prefers another token
-    assert server.load_weights(state, global_steps=5) == 1
+    assert asyncio.run(server.load_weights(state, global_steps=5)) == 1
     after = _generate_many(server, [prompt], greedy)[0]
     assert after.token_ids[0] != target and after.extra_fields["global_steps"] == 5
     with pytest.raises(KeyError, match="lacks"):
-        server.load_weights({"not.a.weight": torch.zeros(1)})
+        asyncio.run(server.load_weights({"not.a.weight": torch.zeros(1)}))

@@ -15,7 +15,6 @@ module supplies the three parts a rollout backend has, for ``actor_rollout_ref.r
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,8 +29,6 @@ from memreward_verl.cpu.rollout_names import ROLLOUT_NAME
 from memreward_verl.warmup.sampling import eos_ids, verl_generation_config
 
 __all__ = ["CPURolloutServer", "CPURolloutAdapter", "CPURolloutReplica", "ROLLOUT_NAME", "server_name"]
-
-logger = logging.getLogger(__name__)
 
 
 def server_name(replica_rank: int) -> str:
@@ -57,10 +54,11 @@ class _Params:
         if unknown:
             raise ValueError(f"CPU rollout: unsupported sampling parameters {unknown} (supported: {sorted(known)})")
         limit = int(params.get("max_tokens", params.get("max_new_tokens", max_tokens)))
+        temperature = float(params.get("temperature", 1.0))
         return cls(
-            temperature=float(params.get("temperature", 1.0)),
+            temperature=temperature,
             top_p=float(params.get("top_p", 1.0)),
-            top_k=int(params.get("top_k", -1)),
+            top_k=-1 if temperature == 0 else int(params.get("top_k", -1)),  # greedy ignores top_k, as vLLM does
             repetition_penalty=float(params.get("repetition_penalty", 1.0)),
             max_tokens=max(1, min(limit, max_tokens)),
             logprobs=bool(params.get("logprobs") or False),
@@ -82,9 +80,10 @@ class CPURolloutServer:
             largest batch), and ``engine_kwargs.cpu``: ``threads`` (torch threads; default all cores)
             and ``gather_window_s`` (how long the batcher waits after a request for more; 0.05).
         model_path: the policy's local Hugging Face folder (``model_config.local_path``).
+        replica_rank: offsets the sampling seed, so replicas draw different samples (as vLLM's do).
     """
 
-    def __init__(self, config: Any, model_path: str) -> None:
+    def __init__(self, config: Any, model_path: str, replica_rank: int = 0) -> None:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.config = config
@@ -107,9 +106,11 @@ class CPURolloutServer:
         if not self.eos_ids:
             raise ValueError(f"CPU rollout: the model at {model_path} defines no eos token")
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_ids[0]
+        self.seed = int(config.seed) + replica_rank
         self.global_steps: int | None = None
         self.weight_version = 0
         self.batches = 0
+        self._weights_lock: asyncio.Lock | None = None  # a batch never samples from half-loaded weights
         self._pending: list[_Request] = []
         self._wake: asyncio.Event | None = None
         self._batcher: asyncio.Task | None = None
@@ -123,8 +124,6 @@ class CPURolloutServer:
         if media:
             raise ValueError(f"CPU rollout: request {request_id} carries {sorted(media)}; only text is supported")
         params = _Params.from_request(sampling_params, int(self.config.response_length))
-        if params.temperature == 0 and params.top_k not in (-1, 0, 1):
-            raise ValueError(f"CPU rollout: request {request_id} asks for greedy decoding with top_k={params.top_k}")
         loop = asyncio.get_running_loop()
         if self._batcher is None or self._batcher.done() or self._batcher.get_loop() is not loop:
             self._wake = asyncio.Event()
@@ -134,26 +133,44 @@ class CPURolloutServer:
         self._wake.set()
         return await request.future
 
+    def _lock(self) -> asyncio.Lock:
+        if self._weights_lock is None:
+            self._weights_lock = asyncio.Lock()
+        return self._weights_lock
+
     async def _batch_loop(self) -> None:
-        while True:
-            await self._wake.wait()
-            await asyncio.sleep(self.gather_window_s)
-            self._wake.clear()
-            while self._pending:
-                params = self._pending[0].params
-                batch = [r for r in self._pending if r.params == params][: self.max_batch]
-                taken = {id(r) for r in batch}
-                self._pending = [r for r in self._pending if id(r) not in taken]
-                try:
-                    outputs = await asyncio.to_thread(self._generate_batch, [r.prompt_ids for r in batch], params)
-                except Exception as exc:  # every waiting request learns why; none is dropped silently
-                    for r in batch:
-                        if not r.future.done():
-                            r.future.set_exception(exc)
-                    continue
-                for r, out in zip(batch, outputs):
-                    if not r.future.done():
-                        r.future.set_result(out)
+        try:
+            while True:
+                await self._wake.wait()
+                await asyncio.sleep(self.gather_window_s)
+                self._wake.clear()
+                while self._pending:
+                    await self._run_one_batch()
+        finally:  # cancelled (shutdown) or broken: no caller waits forever
+            for r in self._pending:
+                if not r.future.done():
+                    r.future.set_exception(RuntimeError("CPU rollout: the server's batcher stopped"))
+            self._pending = []
+
+    async def _run_one_batch(self) -> None:
+        self._pending = [r for r in self._pending if not r.future.done()]  # callers that gave up
+        if not self._pending:
+            return
+        params = self._pending[0].params
+        batch = [r for r in self._pending if r.params == params][: self.max_batch]
+        taken = {id(r) for r in batch}
+        self._pending = [r for r in self._pending if id(r) not in taken]
+        try:
+            async with self._lock():
+                outputs = await asyncio.to_thread(self._generate_batch, [r.prompt_ids for r in batch], params)
+        except Exception as exc:  # every waiting request learns why; none is dropped silently
+            for r in batch:
+                if not r.future.done():
+                    r.future.set_exception(exc)
+            return
+        for r, out in zip(batch, outputs):
+            if not r.future.done():
+                r.future.set_result(out)
 
     @torch.no_grad()
     def _generate_batch(self, prompts: list[list[int]], params: _Params) -> list[TokenOutput]:
@@ -163,7 +180,7 @@ class CPURolloutServer:
         for i, p in enumerate(prompts):  # left padding, as a decoder-only batch needs
             ids[i, width - len(p) :] = torch.tensor(p, dtype=torch.long)
             mask[i, width - len(p) :] = 1
-        torch.manual_seed(int(self.config.seed) * 1_000_003 + self.batches)
+        torch.manual_seed(self.seed * 1_000_003 + self.batches)
         self.batches += 1
         gen_cfg = verl_generation_config(
             self.tokenizer,
@@ -205,7 +222,7 @@ class CPURolloutServer:
         return results
 
     # ---- weights -------------------------------------------------------------------------------
-    def load_weights(self, state: dict[str, torch.Tensor], global_steps: int | None = None) -> int:
+    async def load_weights(self, state: dict[str, torch.Tensor], global_steps: int | None = None) -> int:
         """Load the actor's current weights (Hugging Face names); returns the new weight version.
 
         ``global_steps`` is the trainer step these weights serve; every output is tagged with it.
@@ -217,9 +234,10 @@ class CPURolloutServer:
         tied = {k for k in own if k not in state}
         if tied - self._tied_names():
             raise KeyError(f"CPU rollout: the actor sent no weights for {sorted(tied - self._tied_names())[:5]}")
-        with torch.no_grad():
-            for name, tensor in state.items():
-                own[name].copy_(tensor.to(own[name].dtype))
+        async with self._lock():  # waits for the batch in flight; the next one samples the new weights
+            with torch.no_grad():
+                for name, tensor in state.items():
+                    own[name].copy_(tensor.to(own[name].dtype))
         self.weight_version += 1
         if global_steps is not None:
             self.global_steps = global_steps
@@ -237,9 +255,6 @@ class CPURolloutServer:
         return tied
 
     # ---- the control surface verl's trainer calls on every rollout server ------------------------
-    def set_global_steps(self, global_steps: int) -> None:
-        self.global_steps = global_steps
-
     def get_server_address(self) -> tuple[str, int]:
         return ray.util.get_node_ip_address(), 0
 
@@ -258,15 +273,12 @@ class CPURolloutServer:
     async def resume_kv_cache(self) -> None:
         return None
 
-    async def wait_for_requests_to_drain(self) -> None:
-        while self._pending:
-            await asyncio.sleep(0.05)
-
     async def abort_all_requests(self, reset_prefix_cache: bool = True, reject_request: bool = False) -> dict:
-        return {"aborted": 0}
-
-    async def resume_generation(self) -> None:
-        return None
+        # only verl's asynchronous trainer modes abort rollouts to swap weights mid-generation
+        raise RuntimeError(
+            "the CPU rollout supports verl's synchronous trainer only (trainer.v1.trainer_mode=sync); "
+            "asynchronous modes abort and resume generation around weight updates, which it does not do"
+        )
 
     def stats(self) -> dict[str, int | None]:
         """Batches run, weight version and step (for tests and logs)."""
@@ -326,13 +338,15 @@ class CPURolloutReplica(RolloutReplica):
     async def launch_servers(self) -> None:
         if self.rollout_mode != RolloutMode.HYBRID:
             raise ValueError(f"the CPU rollout runs only in hybrid mode, not {self.rollout_mode}")
+        if self.name_suffix:
+            raise ValueError("the CPU rollout serves the policy only (not reward or teacher models)")
         actor = ray.remote(CPURolloutServer).options(
-            name=server_name(self.replica_rank) + self.name_suffix,
+            name=server_name(self.replica_rank),
             num_cpus=0,  # it computes while the trainer waits for rollouts (time-shared, as in hybrid mode)
             max_concurrency=self.max_concurrency,
         )
-        server = actor.remote(self.config, _local_model_path(self.model_config))
+        server = actor.remote(self.config, _local_model_path(self.model_config), self.replica_rank)
         host, _ = await server.get_server_address.remote()
         self.servers = [server]
         self._server_handle = server
-        self._server_address = f"{host}:cpu-rollout-{self.replica_rank}{self.name_suffix}"
+        self._server_address = f"{host}:cpu-rollout-{self.replica_rank}"

@@ -51,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
         val_every=args.val_every,
         seed=args.seed,
         threads=args.threads,
+        # the warm-up's draws and its labelled subset follow the seed too
+        sampling=dataclasses.replace(base.train.sampling, seed=args.seed),
     )
     cfg = DemoConfig(
         out_dir=args.out,

@@ -140,14 +140,14 @@ def run_demo(cfg: DemoConfig | None = None) -> dict[str, Any]:
         acquisition=cfg.acquisition or "care",
         budget=cfg.budget,
         prompts_per_step=cfg.train.prompts_per_step,
-        extra_kwargs={"reward_log": str(Path(paths.out_dir) / "reward_log.jsonl")},
+        extra_kwargs={"reward_log": paths.reward_log},
     )
     run = run_main_ppo(cpu_overrides(cfg.train, paths) + rewards, paths, cfg.train.timeout_s, progress=cfg.progress)
 
     # verl's dumps are graded here independently (labelled prompts must carry their verifier score);
     # the manager's reward log says which source rewarded each rollout and with what probability
     steps = step_stats(run.rollouts(), prompt_infos(train_rows), labelled)
-    logged = reward_log_stats(Path(paths.out_dir) / "reward_log.jsonl")
+    logged = reward_log_stats(paths.reward_log)
     for st in steps:
         st.update(logged.get(st["step"], {}))
     val = validation_curve(run.metrics())

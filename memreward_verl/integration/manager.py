@@ -57,9 +57,12 @@ def _check_same_options(opts: MemRewardOptions, worker_options: dict[str, Any]) 
         )
 
 
-def _log_record(sample: RewardSample, score: float, extra: dict[str, Any]) -> dict[str, Any]:
-    """One ``reward_log`` line: which rollout got which reward, from where."""
+def _log_record(sample: RewardSample, score: float, extra: dict[str, Any], opts: MemRewardOptions) -> dict[str, Any]:
+    """One ``reward_log`` line: which rollout got which reward, from where, under which rule."""
     return {
+        "reward_mode": opts.reward_mode,
+        "hard_rule": opts.hard_rule,
+        "threshold": opts.threshold,
         "step": sample.global_step,
         "query_id": sample.query_id,
         "uid": sample.uid,
@@ -132,7 +135,7 @@ class MemRewardManager(RewardManagerBase):
                 self.worker.handle.observe.remote(sample, score, self.group_size)
         extra = result.extra_info()
         if self.opts.reward_log:  # fire and forget: the audit log must not delay the reward
-            self.worker.handle.log_rewards.remote([_log_record(sample, result.score, extra)])
+            self.worker.handle.log_rewards.remote([_log_record(sample, result.score, extra, self.opts)])
         return {"reward_score": result.score, "reward_extra_info": extra}
 
     async def _predicted(self, sample: RewardSample) -> SampleReward:

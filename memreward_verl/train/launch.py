@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,8 +57,8 @@ def run_main_ppo(overrides: list[str], paths: RunPaths, timeout_s: float, progre
 
     Args:
         overrides: hydra overrides (see :mod:`memreward_verl.train.overrides`).
-        paths: the run's files; ``out_dir`` is created, an old metrics file is replaced.
-        timeout_s: the run is killed after this long.
+        paths: the run's files; ``out_dir`` is created, what an earlier run left there is removed.
+        timeout_s: the run (with every process it started) is killed after this long.
         progress: also echo verl's step lines ("step:N - ...") to stdout as they come.
 
     Raises:
@@ -63,7 +66,7 @@ def run_main_ppo(overrides: list[str], paths: RunPaths, timeout_s: float, progre
     """
     out = Path(paths.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    Path(paths.metrics).unlink(missing_ok=True)
+    _clear_previous_run(paths)
     log = out / "main_ppo.log"
     # verl's file logger takes its path from the environment only (verl/utils/tracking.py)
     env = {**os.environ, "VERL_FILE_LOGGER_PATH": paths.metrics, "PYTHONUNBUFFERED": "1"}
@@ -71,24 +74,43 @@ def run_main_ppo(overrides: list[str], paths: RunPaths, timeout_s: float, progre
     (out / "command.txt").write_text(" \\\n  ".join(cmd) + "\n", encoding="utf-8")
     t0 = time.time()
     with open(log, "w", encoding="utf-8") as fh:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=out)
+        # its own session: on timeout or interrupt the whole tree (Ray's processes too) is killed
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=out, start_new_session=True
+        )
+        reader = threading.Thread(target=_copy_output, args=(proc.stdout, fh, progress), daemon=True)
+        reader.start()
         try:
-            for line in proc.stdout:
-                fh.write(line)
-                if progress and " step:" in line and " - " in line:
-                    print(_short_step_line(line), flush=True)
-                if time.time() - t0 > timeout_s:
-                    proc.kill()
-                    break
-            code = proc.wait(timeout=max(1.0, timeout_s - (time.time() - t0)))
+            code = proc.wait(timeout=timeout_s)  # bounded even when the child prints nothing (a hang)
         except subprocess.TimeoutExpired:
-            proc.kill()
             code = None
-    if code is None or time.time() - t0 > timeout_s:
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            reader.join(timeout=30)
+    if code is None:
         raise TrainerError(f"verl's main_ppo did not finish within {timeout_s:.0f} s; log {log}:\n{_tail(log)}")
     if code != 0:
         raise TrainerError(f"verl's main_ppo exited with code {code}; log {log}:\n{_tail(log)}")
     return TrainRun(paths=paths, seconds=time.time() - t0, log=log)
+
+
+def _clear_previous_run(paths: RunPaths) -> None:
+    """A rerun into the same folder starts afresh: no old metrics, rollout dumps, reward log or checkpoints
+    (verl would resume from a checkpoint and train nothing; old dumps would read as this run's)."""
+    Path(paths.metrics).unlink(missing_ok=True)
+    Path(paths.reward_log).unlink(missing_ok=True)
+    for folder in (paths.rollouts, paths.checkpoints):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _copy_output(stream, fh, progress: bool) -> None:
+    for line in stream:
+        fh.write(line)
+        if progress and " step:" in line and " - " in line:
+            print(_short_step_line(line), flush=True)
+    fh.flush()
 
 
 def _short_step_line(line: str) -> str:

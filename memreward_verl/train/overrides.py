@@ -49,6 +49,11 @@ class RunPaths:
     def metrics(self) -> str:
         return str(Path(self.out_dir) / "metrics.jsonl")
 
+    @property
+    def reward_log(self) -> str:
+        """Where MemRewardManager's ``reward_log`` goes (removed with the rest before a rerun)."""
+        return str(Path(self.out_dir) / "reward_log.jsonl")
+
 
 def cpu_overrides(cfg: CPUTrainConfig, paths: RunPaths) -> list[str]:
     """GRPO on one logical GPU of the CPU platform, with verl's FSDP2 actor and the ``cpu`` rollout."""
@@ -78,6 +83,8 @@ def cpu_overrides(cfg: CPUTrainConfig, paths: RunPaths) -> list[str]:
         "actor_rollout_ref.actor.strategy=fsdp2",  # FSDP1 syncs module states through a GPU
         "actor_rollout_ref.ref.strategy=fsdp2",
         "actor_rollout_ref.actor.use_torch_compile=False",
+        "actor_rollout_ref.actor.fsdp_config.use_torch_compile=False",  # what the engine reads
+        "actor_rollout_ref.ref.fsdp_config.use_torch_compile=False",
         f"actor_rollout_ref.actor.optim.lr={cfg.lr}",
         f"actor_rollout_ref.actor.ppo_mini_batch_size={mini}",
         f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={cfg.micro_batch}",
@@ -107,6 +114,7 @@ def cpu_overrides(cfg: CPUTrainConfig, paths: RunPaths) -> list[str]:
         f"trainer.test_freq={cfg.val_every if cfg.val_every > 0 else -1}",
         *save,
         f"trainer.default_local_dir={paths.checkpoints}",
+        "trainer.resume_mode=disable",  # a rerun trains again instead of resuming a finished run
         f"trainer.rollout_data_dir={paths.rollouts}",
         "trainer.project_name=memreward_cpu",
         f"trainer.experiment_name={Path(paths.out_dir).name}",
