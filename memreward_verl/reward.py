@@ -160,10 +160,11 @@ class SampleReward:
     ) -> SampleReward:
         """Reward of an unlabelled sample; ``hidden_gt`` (or None) is only logged and compared.
 
+        ``acc`` is ``score``, the reward given (the hidden verdict lives under ``hidden_gt`` only).
         ``pred_correct`` compares ``hidden_gt`` with ``decision >= 0.5`` when a decision is given
         (majority vote: the pseudo-label itself), else with ``prob >= threshold``. With a bought
-        ``acquisition``, ``score`` is the oracle's reward, the source is ``"acquired"`` and ``acc``
-        is that reward; ``pred_prob`` stays the GNN's probability.
+        ``acquisition``, ``score`` is the oracle's reward and the source is ``"acquired"``;
+        ``pred_prob`` stays the GNN's probability.
         """
         acquisition = acquisition or AcquisitionInfo()
         hidden = NAN if hidden_gt is None else float(hidden_gt)
@@ -179,7 +180,9 @@ class SampleReward:
             score=float(score),
             source="acquired" if acquisition.acquired else "neutral" if neutral else "predicted",
             pred_prob=float(prob),
-            acc=float(score) if acquisition.acquired else hidden,
+            # acc is what verl's group filter (algorithm.filter_groups.metric=acc) reads: the reward given,
+            # never the hidden verdict, so ground truth cannot choose which unlabelled groups train
+            acc=float(score),
             hidden_gt=hidden,
             pred_correct=correct,
             abstained=abstained,

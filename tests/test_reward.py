@@ -90,9 +90,17 @@ def test_acquired_group_reward_and_keys():
         0.0, 0.2, None, abstained=False, timed_out=False, neutral=False, acquisition=AcquisitionInfo(0.0, 1.0, 0.3)
     ).extra_info()
     assert skipped["reward_source"] == "predicted" and skipped["acq_bought"] == 0.0
-    assert math.isnan(skipped["acq_real_cag"]) and math.isnan(skipped["acc"])
+    assert math.isnan(skipped["acq_real_cag"]) and skipped["acc"] == 0.0
     with pytest.raises(ValueError, match="neutral"):
         SampleReward.from_prediction(0.0, 0.2, None, abstained=True, timed_out=True, neutral=True, acquisition=bought)
+
+
+def test_acc_is_the_reward_given_never_the_hidden_verdict():
+    """verl's group filter (filter_groups.metric=acc) sees the predicted reward; the verifier's verdict on an
+    unlabelled rollout (here 1, the GNN said 0) stays under hidden_gt."""
+    r = SampleReward.from_prediction(0.0, 0.3, 1.0, abstained=False, timed_out=False, neutral=False)
+    info = r.extra_info()
+    assert info["acc"] == 0.0 == r.score and info["hidden_gt"] == 1.0 and info["pred_correct"] == 0.0
 
 
 def test_majority_vote_plurality_ties_and_unparseable():

@@ -31,7 +31,7 @@ class CPUTrainConfig:
         timeout_s: the whole ``main_ppo`` run is stopped after this long (a stuck run is an error).
     """
 
-    steps: int = 10
+    steps: int = 8
     prompts_per_step: int = 8
     sampling: SamplingConfig = field(
         default_factory=lambda: SamplingConfig(
