@@ -142,6 +142,18 @@ def test_cache_refuses_other_settings(tmp_path, generator):
         GenerationCache(tmp_path / "gen", generator.model_path, dataclasses.replace(SAMPLING, temperature=0.7))
 
 
+def test_cache_of_an_older_sampler_is_refused(tmp_path):
+    """Generations sampled before the transformers backend sampled like verl's rollout (no sampler_version
+    in meta.json) are refused, not silently mixed with new ones."""
+    folder = tmp_path / "gen"
+    GenerationCache(folder, "m", SAMPLING)
+    meta = json.loads((folder / "meta.json").read_text())
+    del meta["sampler_version"]
+    (folder / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CacheMismatchError, match="sampler_version"):
+        GenerationCache(folder, "m", SAMPLING)
+
+
 def test_overlong_prompts_are_skipped_and_counted(tmp_path, generator, train_parquet):
     rows = read_prompt_rows(train_parquet)[:4]
     short = copy.copy(generator)  # the same loaded model, another max_prompt_length

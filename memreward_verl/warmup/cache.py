@@ -1,9 +1,9 @@
 """Generations on disk, so an interrupted warm-up resumes where it stopped.
 
-``meta.json`` records the model and sampling settings; reusing the folder with other settings is
-an error (rollouts of another policy must not mix into the memory). ``generations.jsonl`` gains one
-line per prompt after each batch. A torn last line (the process died mid-write) is dropped with a
-warning and that batch is generated again.
+``meta.json`` records the model, the sampling settings and the sampler's version; reusing the folder
+with other settings, or one written by an older sampler, is an error (rollouts of another policy must
+not mix into the memory). ``generations.jsonl`` gains one line per prompt after each batch. A torn
+last line (the process died mid-write) is dropped with a warning and that batch is generated again.
 """
 
 from __future__ import annotations
@@ -18,9 +18,13 @@ __all__ = ["GenerationCache", "CacheMismatchError"]
 
 logger = logging.getLogger(__name__)
 
+# Bumped when the sampler itself changes what it draws for the same settings: 2 = transformers samples
+# like verl's rollout (no default top_k=50, no model generation_config), so caches of 1 are refused.
+SAMPLER_VERSION = 2
+
 
 class CacheMismatchError(ValueError):
-    """The cache folder holds generations made with another model or other sampling settings."""
+    """The cache folder holds generations made with another model, other sampling settings or an older sampler."""
 
 
 class GenerationCache:
@@ -29,7 +33,7 @@ class GenerationCache:
     def __init__(self, folder: str | Path, model_path: str, sampling: SamplingConfig) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        meta = {"model": str(model_path), "sampling": sampling.to_dict()}
+        meta = {"model": str(model_path), "sampling": sampling.to_dict(), "sampler_version": SAMPLER_VERSION}
         meta_path = self.folder / "meta.json"
         if meta_path.is_file():
             old = json.loads(meta_path.read_text(encoding="utf-8"))
