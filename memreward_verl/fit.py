@@ -89,10 +89,7 @@ def fit_anchor(x: np.ndarray, y: np.ndarray, groups: np.ndarray, layer: nn.Linea
     labelled queries were) and ``full`` (every anchor input, standardised). Query-grouped 5-fold
     cross-validation scores them and the one-standard-error rule picks the simplest candidate
     within one standard error of the best, so few labels give the calibrated vote and more labels
-    buy more structure. A candidate whose fitted vote-share weight is not positive falls back to the
-    next simpler one (``<name>_fallback``), down to the vote share alone; where even that weight is
-    not positive, the anchor keeps the vote's ranking at the base rate (``share_flat``). With one
-    class only, the anchor is the constant base rate.
+    buy more structure. With one class only, the anchor is the constant base rate.
 
     Returns:
         ``{"anchor": name, "cv_auc": {name: mean fold AUC}}``.
@@ -118,26 +115,25 @@ def fit_anchor(x: np.ndarray, y: np.ndarray, groups: np.ndarray, layer: nn.Linea
             best = max(scored, key=lambda n: scored[n].mean())
             bar = scored[best].mean() - scored[best].std(ddof=1) / math.sqrt(len(scored[best]))
             name = next(n for n in candidates if n in scored and scored[n].mean() >= bar)
-        # Agreeing with more of the group is never taken as evidence of being wrong: a candidate whose
-        # fit says so rests on noise from a few labels (or on an unreadable answer format, where everyone
-        # "agrees"), so the next simpler candidate is taken, down to the calibrated vote.
-        order = list(candidates)
-        for fallback in order[order.index(name) :: -1]:
-            cols = candidates[fallback]
-            lr = LogisticRegression(C=1.0, max_iter=1000).fit(xs[:, cols], y)
-            if lr.coef_[0][cols.index(0)] > 0:
-                break
-        info["anchor"] = fallback if fallback == name else f"{fallback}_fallback"
+        cols = candidates[name]
+        info["anchor"] = name
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit(xs[:, cols], y)
         w = np.zeros(x.shape[1])
         w[cols] = lr.coef_[0]
         intercept = float(lr.intercept_[0])
         if w[0] <= 0:
-            # even the vote share alone fits a non-positive weight: keep the vote's ranking at the base rate
+            # Agreeing with more of the group is never taken as evidence of being wrong: a few
+            # labels that say so are noise (or an unreadable answer format, where everyone
+            # "agrees"). Refit without the share and keep the vote's ranking for ties.
+            rest = [c for c in cols if c != 0]
             w[:] = 0.0
-            w[0] = 1e-3
             rate = float(np.clip(y.mean(), 0.02, 0.98))
             intercept = math.log(rate / (1 - rate))
-            info["anchor"] = "share_flat"
+            if rest:
+                lr = LogisticRegression(C=1.0, max_iter=1000).fit(xs[:, rest], y)
+                w[rest], intercept = lr.coef_[0], float(lr.intercept_[0])
+            w[0] = 1e-3
+            info["anchor"] = f"{name}_flat"
         # Fold the standardisation into the layer: w'x + b' == w((x - mean) / std) + b.
         layer.weight.copy_(torch.as_tensor(w / std, dtype=torch.float32)[None])
         layer.bias.fill_(float(intercept - (w * mean / std).sum()))
