@@ -13,7 +13,7 @@ from setuptools import find_packages, setup
 # verl's `fsdp` extra is left out: it pins flash-attn==2.8.3, which PyPI has only as a source build;
 # without flash-attn the recipes use sdpa attention (examples/README.md).
 # `pip install -e ".[train]"`: the same trainer imports without vLLM, for the CPU backend (memreward_verl/cpu).
-TRAINER_REQUIREMENTS = ["TransferQueue>=0.1.10", "fastapi", "uvicorn"]
+TRAINER_REQUIREMENTS = ["TransferQueue>=0.1.10", "fastapi", "uvicorn", "cachetools"]
 GPU_REQUIREMENTS = ["verl[vllm]>=0.9.1,<0.10", *TRAINER_REQUIREMENTS]
 
 setup(

@@ -20,7 +20,14 @@ from packaging.requirements import Requirement
 REPO = Path(__file__).resolve().parents[1]
 VERL_DIR = Path(verl.__file__).resolve().parent
 # The files of main_ppo's import chain whose third-party imports a GPU run reaches.
-CHAIN = ("trainer/main_ppo.py", "workers/rollout/utils.py")
+CHAIN = (
+    "trainer/main_ppo.py",
+    "workers/rollout/utils.py",
+    "workers/rollout/router.py",  # cachetools (found missing by a cold run of the CPU demo)
+    "workers/rollout/llm_server.py",
+    "trainer/ppo/v1/agent_loop_tq.py",
+    "experimental/agent_loop/agent_loop.py",
+)
 
 
 def _norm(name: str) -> str:
@@ -36,11 +43,15 @@ def _setup_lists() -> tuple[list[str], list[str]]:
             value = eval(compile(ast.Expression(node.value), "setup.py", "eval"), {"__builtins__": {}}, dict(lists))
             lists.update({t.id: value for t in node.targets if isinstance(t, ast.Name)})
     gpu, base = lists.get("GPU_REQUIREMENTS"), None
+    _TRAIN[:] = lists.get("TRAINER_REQUIREMENTS", [])
     for node in ast.walk(tree):
         if isinstance(node, ast.keyword) and node.arg == "install_requires":
             base = ast.literal_eval(node.value)
     assert gpu is not None and base is not None, "setup.py: no GPU_REQUIREMENTS list or install_requires"
     return gpu, base
+
+
+_TRAIN: list[str] = []  # setup.py's TRAINER_REQUIREMENTS, filled by _setup_lists
 
 
 def _imported_modules(path: Path) -> set[str]:
@@ -107,6 +118,16 @@ def test_gpu_extra_covers_main_ppo_imports():
     without = _closure(base)
     assert {"transferqueue", "fastapi", "uvicorn"} - without == {"transferqueue", "fastapi", "uvicorn"}
     assert "vllm" in with_gpu and "flash-attn" not in with_gpu
+
+
+def test_train_extra_covers_the_cpu_trainer_imports():
+    """`pip install .[train]` (what scripts/setup.sh installs for the CPU demo) brings every third-party module
+    of main_ppo's chain, without vLLM: a cold run found cachetools (verl's rollout router) missing once."""
+    _, base = _setup_lists()
+    with_train = _closure(base + _TRAIN)
+    missing = sorted(m for m in _needed_modules() if _distribution_of(m) not in with_train)
+    assert not missing, f"setup.py's train extra does not install {missing}"
+    assert "vllm" not in with_train
 
 
 def test_preflight_modules_come_with_the_gpu_extra():
