@@ -14,6 +14,12 @@ WORDS = "the cat sat on a mat and then it ran to the red house near blue hills w
 
 
 @pytest.fixture(scope="session")
+def llm_words() -> list[str]:
+    """The words the random_llm fixture's tokenizer was trained on."""
+    return list(WORDS)
+
+
+@pytest.fixture(scope="session")
 def embedder():
     from memreward_verl.embed import load_embedder
 

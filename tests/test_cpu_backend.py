@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 import torch
-from conftest import WORDS
 
 pytest.importorskip("verl")
 
@@ -114,7 +113,7 @@ def _generate_many(server, prompts, params):
     return asyncio.run(go())
 
 
-def test_server_batches_pending_requests(tiny_model):
+def test_server_batches_pending_requests(tiny_model, llm_words):
     """12 concurrent requests with one sampling setting run as ONE generate call; each output is at most
     response_length tokens, stops at eos, and is tagged with the trainer step."""
     from memreward_verl.cpu.rollout import CPURolloutServer
@@ -122,7 +121,7 @@ def test_server_batches_pending_requests(tiny_model):
     path, tok = tiny_model
     server = CPURolloutServer(_rollout_config(), path)
     assert asyncio.run(server.load_weights(server.model.state_dict(), global_steps=3)) == 1
-    prompts = [tok.encode(" ".join(WORDS[: 3 + i])) for i in range(12)]
+    prompts = [tok.encode(" ".join(llm_words[: 3 + i])) for i in range(12)]
     outs = _generate_many(server, prompts, {"temperature": 1.0, "top_p": 1.0, "top_k": -1, "logprobs": True})
     assert server.stats()["batches"] == 1
     for o in outs:

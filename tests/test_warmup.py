@@ -8,7 +8,6 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import WORDS  # the words the random_llm fixture's tokenizer knows
 
 from memreward_verl.artifact import load_artifact
 from memreward_verl.config import MemRewardConfig
@@ -190,13 +189,13 @@ def test_errors_name_the_fault(tmp_path, train_parquet, generator, tiny_model):
 # --- GPU-path defects: prompt length under transformers 5, greedy with n > 1, verl-like sampling ---
 
 
-def test_prompt_length_counts_tokens_not_keys(random_llm):
+def test_prompt_length_counts_tokens_not_keys(random_llm, llm_words):
     """transformers 5's apply_chat_template(tokenize=True) is a BatchEncoding (len 2): a long prompt is long."""
     from memreward_verl.warmup.generate import chat_prompt_ids
 
     gen = TransformersGenerator(random_llm, dataclasses.replace(SAMPLING, max_prompt_length=16))
     short = [{"role": "user", "content": "the cat"}]
-    long = [{"role": "user", "content": " ".join(WORDS * 10)}]
+    long = [{"role": "user", "content": " ".join(llm_words * 10)}]
     rendered = gen.tokenizer.apply_chat_template(long, add_generation_prompt=True, tokenize=False)
     expected = len(gen.tokenizer(rendered, add_special_tokens=False)["input_ids"])
     assert chat_prompt_ids(gen.tokenizer, long) == gen.tokenizer(rendered, add_special_tokens=False)["input_ids"]
