@@ -1,4 +1,4 @@
-"""The offline CPU demo: a real tiny LLM, a real warm-up and verl's real reward loop, end to end."""
+"""The offline CPU demo: a real tiny LLM, a real warm-up and GRPO through verl's own trainer, end to end."""
 
 from memreward_verl.demo.run import DemoConfig, run_demo
 from memreward_verl.demo.tasks import arithmetic_tasks
