@@ -1,0 +1,475 @@
+"""The program that runs one group's programs inside ONE sandbox process.
+
+:func:`run_harness` sends the source of :func:`_harness_main` to :func:`run_python` with the
+group's programs and inputs as JSON on stdin. Inside the sandbox, the harness forks one short-lived
+worker per program (a few milliseconds, far cheaper than a sandbox per program): the worker execs
+the program in a fresh namespace with stdout/stderr sent to ``/dev/null`` and an empty stdin, then
+calls its solution function on every input, each call under its own interval timer, and reports
+canonical outputs. The harness kills a worker that overruns its per-program wall limit (C-level
+loops ignore the timer), so a hung, crashing or ``os._exit``-ing program costs only itself. Results
+stream to stdout one line per program, so when the sandbox itself is stopped (group budget) the
+programs already done are not lost.
+
+Output canonical form: ``None``/bools/ints/strings as ``repr``; floats as ``%.9g`` (integral
+floats as ints, so ``2.0`` agrees with ``2``); lists ``[..]``, tuples ``(..)``, sets and dicts
+sorted; generators/iterators ``iter[..]`` (materialised, bounded); numpy arrays ``array[..]``; other
+objects ``<TypeName>`` (never a repr with an address); strings longer than 300 chars become a hash.
+A call that raises gives ``!ExceptionName``, one that overruns ``!Timeout``, a function whose
+parameters cannot bind the arguments ``!Arity``. A call returning ``None`` after mutating its
+arguments gives ``None;mut=<canonical arguments>`` (in-place solutions).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from memreward_verl.verify.sandbox import SandboxConfig, SandboxResult, run_python
+
+__all__ = ["HarnessResult", "run_harness"]
+
+
+@dataclass
+class HarnessResult:
+    """Raw per-program outcomes of one group (``None`` for programs the harness never reported).
+
+    ``results[i]`` is a dict: ``status`` (``ok``, ``import_error``, ``no_function``, ``killed``,
+    ``crashed``), ``error`` (exception name or reason), ``out`` (canonical output per input),
+    ``pass`` (True/False/None per example: None when its expected value could not be evaluated).
+    """
+
+    results: list[dict[str, Any] | None]
+    sandbox: list[SandboxResult] = field(default_factory=list)
+    error: str | None = None
+    budget_exceeded: bool = False
+    wall_s: float = 0.0
+
+
+def _harness_main() -> None:  # noqa: C901 - one self-contained program by design
+    """Runs inside the sandbox; standard library only, no module-level names."""
+    import builtins
+    import hashlib
+    import io
+    import json
+    import math
+    import os
+    import random
+    import select
+    import signal
+    import sys
+    import time
+
+    payload = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    nonce = payload["nonce"]
+    inputs = payload["inputs"]  # argument-list sources
+    examples = payload["examples"]  # [input index, expected source, kind]
+    call_s = float(payload["call_s"])
+    import_s = float(payload["import_s"])
+    program_s = float(payload["program_s"])
+    max_timeouts = int(payload["max_timeouts"])
+    out_fd = os.dup(1)
+
+    class _Timeout(BaseException):
+        pass
+
+    def on_alarm(signum, frame):
+        raise _Timeout()
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.signal(signal.SIGPROF, on_alarm)
+
+    def arm(seconds):
+        # A CPU-time timer (robust when many sandboxes share few cores) plus a wall-clock one at 4x
+        # for calls that block; both re-fire every 50 ms, so a bare ``except:`` cannot swallow them.
+        signal.setitimer(signal.ITIMER_PROF, seconds, 0.05)
+        signal.setitimer(signal.ITIMER_REAL, 4 * seconds, 0.05)
+
+    def disarm():
+        signal.setitimer(signal.ITIMER_PROF, 0, 0)
+        signal.setitimer(signal.ITIMER_REAL, 0, 0)
+
+    budget = [0]
+
+    def canon(x, depth=0):
+        budget[0] += 1
+        if budget[0] > 20000 or depth > 30:
+            raise OverflowError("output too large to compare")
+        t = type(x)
+        if x is None or t is bool:
+            return repr(x)
+        if t is int:
+            return str(x) if abs(x) < 10**300 else "int:" + hashlib.sha1(str(x).encode()).hexdigest()[:16]
+        if t is float:
+            if math.isnan(x) or math.isinf(x):
+                return repr(x)
+            if x == int(x) and abs(x) < 1e15:
+                return str(int(x))
+            return f"{x:.9g}"
+        if t is str:
+            return repr(x)
+        if t is bytes:
+            return repr(x)
+        if t is complex:
+            return f"complex({canon(x.real, depth + 1)},{canon(x.imag, depth + 1)})"
+        if t is list:
+            return "[" + ",".join(canon(v, depth + 1) for v in x) + "]"
+        if t is tuple:
+            return "(" + ",".join(canon(v, depth + 1) for v in x) + ")"
+        if t in (set, frozenset):
+            return "{" + ",".join(sorted(canon(v, depth + 1) for v in x)) + "}"
+        if isinstance(x, dict):
+            items = sorted(canon(k, depth + 1) + ":" + canon(v, depth + 1) for k, v in x.items())
+            return "{" + ",".join(items) + "}"
+        mod = getattr(t, "__module__", "")
+        if mod == "numpy" and hasattr(x, "tolist"):
+            return ("array" if hasattr(x, "shape") and x.shape else "") + canon(x.tolist(), depth + 1)
+        if isinstance(x, int):  # IntEnum, numpy ints handled above, bool subclasses
+            return str(int(x))
+        if isinstance(x, float):
+            return canon(float(x), depth)
+        if isinstance(x, str):
+            return repr(str(x))
+        if isinstance(x, list | tuple):
+            return canon(list(x) if isinstance(x, list) else tuple(x), depth)
+        if t is range or hasattr(x, "__next__"):
+            items = []
+            for v in x:
+                items.append(canon(v, depth + 1))
+                if len(items) > 1000:
+                    raise OverflowError("iterator too long")
+            return "iter[" + ",".join(items) + "]"
+        return "<" + t.__name__ + ">"
+
+    def short(s):
+        return s if len(s) <= 300 else "h:" + hashlib.sha1(s.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+
+    def same(a, b, depth=0):
+        if depth > 30:
+            return False
+        num = (int, float)
+        if type(a) in num and type(b) in num:
+            if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+                return True
+            return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
+        if type(a) is bool or type(b) is bool:
+            return a is b or (type(a) in num and type(b) in num and a == b)
+        if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+            return type(a) is type(b) and len(a) == len(b) and all(same(x, y, depth + 1) for x, y in zip(a, b))
+        if isinstance(a, dict) and isinstance(b, dict):
+            return set(a) == set(b) and all(same(a[k], b[k], depth + 1) for k in a)
+        if hasattr(a, "tolist") and type(a).__module__ == "numpy":
+            return same(a.tolist(), b, depth + 1)
+        try:
+            return bool(a == b)
+        except BaseException:  # noqa: BLE001
+            return False
+
+    def pack(*args, **kwargs):
+        return args, kwargs
+
+    compiled_inputs = []
+    for src in inputs:
+        try:
+            compiled_inputs.append(compile("__mr_pack(" + src + ")", "<input>", "eval"))
+        except BaseException:  # noqa: BLE001
+            compiled_inputs.append(None)
+
+    def fresh_args(j):
+        code = compiled_inputs[j]
+        if code is None:
+            raise ValueError("bad input")
+        return eval(code, {"__mr_pack": pack, "__builtins__": builtins})  # noqa: S307 - sandboxed
+
+    def work(program, fn_name):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        sys.stdin = io.StringIO("")
+        random.seed(0)
+        res = {"status": "ok", "error": None, "out": [], "pass": [None] * len(examples)}
+        ns = {"__name__": "__mr_program__", "__builtins__": builtins}
+        try:
+            code = compile(program, "solution.py", "exec")
+            arm(import_s)
+            try:
+                exec(code, ns)  # noqa: S102 - sandboxed by design
+            finally:
+                disarm()
+        except _Timeout:
+            res.update(status="import_error", error="Timeout")
+            return res
+        except BaseException as exc:  # noqa: BLE001
+            res.update(status="import_error", error=type(exc).__name__)
+            return res
+        fn = ns.get(fn_name)
+        if not callable(fn):
+            res.update(status="no_function", error=f"the program defines no function {fn_name!r}")
+            return res
+        try:
+            sig = inspect_signature(fn)
+        except BaseException:  # noqa: BLE001
+            sig = None
+        values = []
+        timeouts = 0
+        for j in range(len(inputs)):
+            got = None
+            if timeouts >= max_timeouts:
+                res["out"].append("!Timeout")
+                values.append((False, None))
+                continue
+            try:
+                args, kwargs = fresh_args(j)
+                before = None
+                if sig is not None:
+                    try:
+                        sig.bind(*args, **kwargs)
+                    except TypeError:
+                        res["out"].append("!Arity")
+                        values.append((False, None))
+                        continue
+                budget[0] = 0
+                before = canon((args, kwargs))
+                arm(call_s)
+                try:
+                    got = fn(*args, **kwargs)
+                finally:
+                    disarm()
+                budget[0] = 0
+                if hasattr(got, "__next__") and not isinstance(got, str | bytes):
+                    arm(call_s)
+                    try:
+                        got = iter_list(got)
+                    finally:
+                        disarm()
+                    text = "iter" + canon(got)
+                else:
+                    text = canon(got)
+                if got is None:
+                    budget[0] = 0
+                    after = canon((args, kwargs))
+                    if after != before:
+                        text = "None;mut=" + after
+                res["out"].append(short(text))
+                values.append((True, got))
+            except _Timeout:
+                timeouts += 1
+                res["out"].append("!Timeout")
+                values.append((False, None))
+            except BaseException as exc:  # noqa: BLE001
+                res["out"].append("!" + type(exc).__name__)
+                values.append((False, None))
+        for e, (j, expected, kind) in enumerate(examples):
+            ok, got = values[j]
+            if not ok:
+                res["pass"][e] = False
+                continue
+            try:
+                arm(call_s)
+                try:
+                    want = eval(expected, {"__builtins__": builtins})  # noqa: S307 - sandboxed
+                    passed = same(got, want)
+                finally:
+                    disarm()
+            except BaseException:  # noqa: BLE001
+                want, passed = None, None
+                if kind != "printed":
+                    res["pass"][e] = None
+                    continue
+            if kind == "printed" and not passed:
+                try:
+                    passed = str(got).strip() == expected.strip()
+                except BaseException:  # noqa: BLE001
+                    passed = False
+            res["pass"][e] = bool(passed)
+        return res
+
+    def iter_list(it):
+        items = []
+        for v in it:
+            items.append(v)
+            if len(items) > 1000:
+                raise OverflowError("iterator too long")
+        return items
+
+    import inspect  # imported once here, not in every forked worker
+
+    # Modules solutions commonly import, loaded once before forking: a worker then finds them in
+    # sys.modules instead of paying ~10 ms per program (typing alone costs that).
+    for name in (
+        "typing", "collections", "itertools", "functools", "re", "heapq", "bisect", "string", "operator",
+        "fractions", "decimal", "statistics", "datetime", "copy", "dataclasses", "cmath", "array",
+    ):  # fmt: skip
+        try:
+            __import__(name)
+        except BaseException:  # noqa: BLE001
+            pass
+
+    def inspect_signature(fn):
+        return inspect.signature(fn)
+
+    def emit(obj):
+        data = (nonce + "\t" + json.dumps(obj) + "\n").encode()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(out_fd, view) :]
+
+    for i in range(int(payload["start"]), len(payload["programs"])):
+        program, fn_name = payload["programs"][i]
+        if program is None:
+            continue
+        emit({"i": i, "start": True})
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the worker: never returns into the sandbox machinery
+            code = 0
+            try:
+                os.close(r)
+                os.close(out_fd)
+                os.setpgid(0, 0)
+                res = work(program, fn_name)
+                data = json.dumps(res).encode()
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(w, view) :]
+            except BaseException:  # noqa: BLE001
+                code = 3
+            finally:
+                os._exit(code)
+        os.close(w)
+        chunks = []
+        deadline = time.monotonic() + program_s
+        killed = False
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                killed = True
+                break
+            ready, _, _ = select.select([r], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(r, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        for target in (-pid, pid):  # the worker's group: also whatever the program forked
+            try:
+                os.kill(target, signal.SIGKILL)
+            except OSError:
+                pass
+        _, status = os.waitpid(pid, 0)
+        os.close(r)
+        try:
+            result = json.loads(b"".join(chunks).decode()) if not killed else None
+        except ValueError:
+            result = None
+        if result is None:
+            if killed:
+                result = {"status": "killed", "error": f"over the per-program limit of {program_s:.1f}s"}
+            else:
+                sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+                result = {
+                    "status": "crashed",
+                    "error": f"signal {sig}" if sig else f"exit {os.waitstatus_to_exitcode(status)}",
+                }
+        result["i"] = i
+        emit(result)
+
+
+_HARNESS_SOURCE = inspect.getsource(_harness_main) + "\n_harness_main()\n"
+
+
+def run_harness(
+    programs: list[tuple[str | None, str | None]],
+    inputs: list[str],
+    examples: list[tuple[int, str, str]],
+    *,
+    call_s: float,
+    import_s: float,
+    program_s: float,
+    max_timeouts: int,
+    budget_s: float,
+    sandbox: SandboxConfig,
+) -> HarnessResult:
+    """Run ``programs`` (``(code, function name)``; ``code=None`` skips) on ``inputs`` in the sandbox.
+
+    One sandbox run normally covers the group. If the sandbox process dies part way (it should not:
+    workers absorb program failures), the program it was on is marked ``crashed`` and a new sandbox
+    resumes after it, while the group budget lasts; ``budget_exceeded`` is set when it ran out.
+    """
+    import time
+
+    n = len(programs)
+    results: list[dict[str, Any] | None] = [None] * n
+    out = HarnessResult(results)
+    start = 0
+    t0 = time.monotonic()
+    while start < n:
+        left = budget_s - (time.monotonic() - t0)
+        if left <= 0.5:
+            out.budget_exceeded = True
+            break
+        nonce = secrets.token_hex(8)
+        payload = {
+            "nonce": nonce,
+            "programs": programs,
+            "inputs": inputs,
+            "examples": [list(e) for e in examples],
+            "call_s": call_s,
+            "import_s": import_s,
+            "program_s": program_s,
+            "max_timeouts": max_timeouts,
+            "start": start,
+        }
+        cfg = SandboxConfig(
+            wall_time_s=left,
+            cpu_time_s=left,
+            memory_mb=sandbox.memory_mb,
+            max_processes=sandbox.max_processes,
+            max_output_bytes=max(sandbox.max_output_bytes, 32 << 20),
+            tmpfs_mb=sandbox.tmpfs_mb,
+            isolate_network=sandbox.isolate_network,
+            isolate_pids=sandbox.isolate_pids,
+            isolate_filesystem=sandbox.isolate_filesystem,
+            drop_privileges=sandbox.drop_privileges,
+            hide_paths=sandbox.hide_paths,
+            allow_site_packages=sandbox.allow_site_packages,
+            python=sandbox.python,
+        )
+        res = run_python(_HARNESS_SOURCE, stdin=json.dumps(payload), config=cfg)
+        out.sandbox.append(res)
+        if res.error:
+            out.error = f"sandbox failure: {res.error}"
+            break
+        running = None
+        for line in res.stdout.splitlines():
+            head, sep, body = line.partition("\t")
+            if head != nonce or not sep:
+                continue
+            try:
+                obj = json.loads(body)
+            except ValueError:
+                continue
+            i = obj.pop("i", None)
+            if not isinstance(i, int) or not 0 <= i < n:
+                continue
+            if obj.pop("start", False):
+                running = i
+            else:
+                results[i] = obj
+                running = None
+        if res.ok:
+            break
+        if res.timed_out and time.monotonic() - t0 >= budget_s - 0.5:
+            out.budget_exceeded = True
+            break
+        if running is None:  # died outside any program: the harness itself failed
+            tail = res.stderr.strip().splitlines()[-1:] if res.stderr.strip() else ["(no stderr)"]
+            out.error = f"the execution harness failed: {tail[0][:300]}"
+            break
+        results[running] = {"status": "crashed", "error": "the sandbox process died while running it"}
+        start = running + 1
+    out.wall_s = time.monotonic() - t0
+    return out

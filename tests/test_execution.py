@@ -1,0 +1,206 @@
+"""Label-free execution agreement: real small programs through the real sandbox (no mocks)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from memreward_verl.execution import (
+    ExecutionConfig,
+    parse_response,
+    prompt_entry_point,
+    prompt_examples,
+    run_group,
+    run_groups,
+)
+from memreward_verl.rollouts import read_rollouts
+from memreward_verl.verify.sandbox import sandbox_capabilities
+
+DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "data"
+
+pytestmark = pytest.mark.skipif(
+    not sandbox_capabilities().get("probe_ok"), reason="the sandbox cannot run programs on this machine"
+)
+
+PROMPT = '''def sort_unique(xs: list) -> list:
+    """Return the distinct elements of xs in increasing order.
+    >>> sort_unique([3, 1, 3, 2])
+    [1, 2, 3]
+    sort_unique([5, 5]) == [5]
+    """
+'''
+GOOD_A = PROMPT + "    return sorted(set(xs))\n"
+GOOD_B = PROMPT + (
+    "    out = []\n"
+    "    for x in sorted(xs):\n"
+    "        if not out or out[-1] != x:\n"
+    "            out.append(x)\n"
+    "    return out\n"
+)
+WRONG = PROMPT + "    return sorted(xs)\n"
+
+
+def test_prompt_examples_forms():
+    q = '''def f(a, b):
+    """Docs.
+    >>> f(1, 2)
+    3
+    >>> print(f('a', 'b'))
+    ab
+    For example: f(2, 2) == 4
+    f(0, 0) -> 0
+    f(1, [2]) => [1, 2].
+    f(3, 3) ➞ 6
+    assert f(4, 4) == 8
+    """
+'''
+    exs = prompt_examples(q)
+    got = {(e.args, e.expected, e.kind) for e in exs}
+    assert ("1, 2", "3", "value") in got
+    assert ("'a', 'b'", "ab", "printed") in got
+    assert ("2, 2", "4", "value") in got
+    assert ("0, 0", "0", "value") in got
+    assert ("1, [2]", "[1, 2]", "value") in got
+    assert ("3, 3", "6", "value") in got
+    assert ("4, 4", "8", "value") in got
+    assert all(e.source == "prompt" and e.func == "f" for e in exs)
+    assert prompt_entry_point(q) == "f"
+    # the signature line "def f(a, b) -> int:" is not an example; prose prompts have no entry point
+    assert prompt_examples("def g(x) -> int:\n    pass\n") == []
+    assert prompt_entry_point("Write a function to add two numbers.") is None
+
+
+def test_correct_programs_agree_and_wrong_one_differs():
+    g = run_group(PROMPT, [GOOD_A, GOOD_B, WRONG])
+    assert g.status == "ok", g.error
+    a, b, w = g.programs
+    assert a.status == b.status == w.status == "ok"
+    assert a.signature == b.signature and a.cluster == b.cluster == 0
+    assert w.cluster != a.cluster
+    assert a.cluster_share == pytest.approx(2 / 3) and w.cluster_share == pytest.approx(1 / 3)
+    # doctest and inline prompt examples are extracted and scored
+    assert g.n_prompt_examples == 2
+    assert a.prompt_pass == b.prompt_pass == 1.0
+    assert w.prompt_pass == 0.0  # keeps duplicates: fails both
+    assert a.dual_score == 1.0 and w.dual_score == 0.0
+    assert g.input_sources[:2] == ["prompt", "prompt"]
+
+
+def test_bad_programs_are_isolated():
+    loop = PROMPT + "    while True:\n        pass\n"
+    crash = "import os\nos._exit(3)\n" + GOOD_A
+    noisy = "print('x' * 2_000_000)\nimport sys\nsys.stdout.write('y' * 10)\n" + GOOD_A
+    reader = GOOD_A + "data = input()\n"  # stdin is empty: EOFError at import
+    c_loop = PROMPT + "    return sum(range(10 ** 15))\n"  # a C-level loop: the timer cannot stop it
+    exiting = PROMPT + "    raise SystemExit(0)\n"
+    cfg = ExecutionConfig(program_time_s=3.0, import_time_s=1.0, call_time_s=0.2)
+    t0 = time.monotonic()
+    g = run_group(PROMPT, [GOOD_A, loop, crash, noisy, reader, c_loop, exiting, GOOD_B], cfg)
+    assert time.monotonic() - t0 < 30
+    assert g.status == "ok", g.error
+    st = g.column("status")
+    assert st[0] == st[3] == st[7] == "ok"
+    assert st[2] == "crashed" and st[4] == "import_error" and st[5] == "killed"
+    assert g.programs[0].signature == g.programs[3].signature == g.programs[7].signature
+    assert g.programs[0].cluster_share == pytest.approx(3 / 8)
+    assert set(g.programs[1].outputs) == {"!Timeout"} and g.programs[1].cluster_share == 0.0
+    assert set(g.programs[6].outputs) == {"!SystemExit"}
+    assert g.programs[2].signature is None and g.programs[2].dual_score == 0.0
+
+
+MBPP_Q = "Write a function to remove all elements from a given list present in another list."
+MBPP_A = """Here is a function:
+
+```python
+def remove_elements(list1, list2):
+    return [x for x in list1 if x not in list2]
+```
+
+Usage:
+
+```python
+list1 = [1, 2, 3, 4, 5]
+list2 = [3, 4, 5]
+result = remove_elements(list1, list2)
+print(result)  # Output: [1, 2]
+```
+"""
+MBPP_B = """Sure.
+```python
+def helper(item, banned):
+    return item not in banned
+
+def drop_common(a, b):
+    return [x for x in a if helper(x, b)]
+```
+For example:
+```python
+print(drop_common([1, 2, 3, 4], [1, 2, 5]))
+# [3, 4]
+```
+"""
+MBPP_C = """```python
+def remove_list(a, b):
+    return [x for x in a if x in b]  # wrong: keeps the common ones
+
+assert remove_list([7, 8, 9], [8]) == [7, 9]
+```"""
+MBPP_JS = "```javascript\nfunction f(a, b) { return a.filter(x => !b.includes(x)); }\n```"
+
+
+def test_mbpp_style_differently_named_functions():
+    p = parse_response(MBPP_B, None, origin=1)
+    assert p.function == "drop_common"  # the helper is called by it, so it is not the solution
+    assert [(e.args, e.expected, e.kind) for e in p.examples] == [("[1, 2, 3, 4], [1, 2, 5]", "[3, 4]", "printed")]
+    g = run_group(MBPP_Q, [MBPP_A, MBPP_B, MBPP_C, MBPP_JS])
+    assert g.status == "ok", g.error
+    a, b, c, js = g.programs
+    assert (a.function, b.function, c.function) == ("remove_elements", "drop_common", "remove_list")
+    assert js.status == "no_code" and js.signature is None
+    assert len(g.inputs) >= 3 and g.input_sources.count("response") >= 3  # calls from each response
+    assert a.signature == b.signature and c.signature != a.signature
+    assert a.response_pass == b.response_pass == 1.0 and c.response_pass == 0.0
+    assert a.dual_score == b.dual_score == 1.0 and c.dual_score == 0.0
+
+
+def test_config_checks_and_failed_group_reporting():
+    with pytest.raises(ValueError, match="call_time_s"):
+        ExecutionConfig(call_time_s=0)
+    with pytest.raises(ValueError, match="target_inputs"):
+        ExecutionConfig(max_inputs=4, target_inputs=5)
+    with pytest.raises(ValueError, match="program_time_s"):
+        ExecutionConfig(import_time_s=5, program_time_s=1)
+    g = run_group(MBPP_Q, ["no code here", MBPP_JS])
+    assert g.status == "no_programs" and g.error and all(p.dual_score is None for p in g.programs)
+    # a budget too small for the group is reported, not filled with fake signatures
+    slow = PROMPT + "    import time\n    time.sleep(0.3)\n    return sorted(set(xs))\n"
+    g = run_group(PROMPT, [slow] * 20, ExecutionConfig(group_budget_s=1.0))
+    assert g.status == "budget_exceeded" and "budget" in g.error
+    assert all(p.signature is None and p.cluster_share is None for p in g.programs)
+
+
+def _first(name: str, n: int):
+    path = DATA / name
+    if not path.exists():
+        return None
+    return read_rollouts(path)[:n]
+
+
+def test_real_data_groups():
+    mbpp = _first("routerbench_mbpp.jsonl", 10)
+    he = _first("codet_humaneval_labelled.jsonl", 5) or _first("codet_humaneval.jsonl", 5)
+    if mbpp is None and he is None:
+        pytest.skip("benchmarks/data holds neither routerbench_mbpp nor codet_humaneval")
+    t0 = time.monotonic()
+    for queries in (q for q in (mbpp, he) if q):
+        groups = run_groups(queries, ExecutionConfig(), workers=2, progress=False)
+        assert [g.query_id for g in groups] == [q.query_id for q in queries]
+        assert sum(g.ok for g in groups) >= len(groups) - 1
+        for q, g in zip(queries, groups):
+            assert len(g.programs) == len(q.rollouts)
+            if g.ok:
+                assert g.inputs and max(g.column("dual_score")) == 1.0
+                assert all(0.0 <= v <= 1.0 for v in g.column("combined"))
+    assert time.monotonic() - t0 < 60
