@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from memreward_verl.answers import equivalent_keys
+
 __all__ = ["GROUP_FEATURES", "answer_clusters", "group_features"]
 
 # Names of the columns returned by group_features, in order.
@@ -32,24 +34,29 @@ GROUP_FEATURES = (
 )
 
 
-def answer_clusters(keys: list[str | None], answer_emb: np.ndarray, cosine: float) -> np.ndarray:
-    """Cluster id per rollout: equal keys share an id; keyless rollouts join by embedding.
+def answer_clusters(
+    keys: list[str | None], answer_emb: np.ndarray, cosine: float, domain: str | None = None
+) -> np.ndarray:
+    """Cluster id per rollout: equivalent keys share an id; keyless rollouts join by embedding.
+
+    Keys are clustered by :func:`memreward_verl.answers.equivalent_keys`: equal keys, and keys the
+    math verifier calls equal (``\\frac{1}{2}`` and ``0.5``, ``x=3`` and ``3``), share a cluster.
 
     Args:
         keys: canonical answer key per rollout (``None`` when unreadable).
         answer_emb: ``[n, d]`` unit-norm answer embeddings of the group.
         cosine: similarity at which a keyless answer joins another rollout's cluster.
+        domain: the group's domain. ``"math"`` compares every key with math-verify, ``"qa"`` and
+            ``"code"`` use key equality only; ``None`` (the default) compares only keys that look
+            like math expressions (digits or LaTeX, not dates, words or code), which is right for
+            every domain.
 
     Returns:
         ``int64 [n]`` cluster ids.
     """
     n = len(keys)
-    ids = np.full(n, -1, dtype=np.int64)
-    seen: dict[str, int] = {}
-    for i, k in enumerate(keys):
-        if k is not None:
-            ids[i] = seen.setdefault(k, len(seen))
-    next_id = len(seen)
+    ids = np.asarray(equivalent_keys(keys, domain), dtype=np.int64).reshape(n)
+    next_id = int(ids.max()) + 1 if n else 0
     sims = answer_emb @ answer_emb.T if n else np.zeros((0, 0))
     for i in range(n):
         if ids[i] != -1:

@@ -25,9 +25,18 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
-from memreward_verl.verify.base import VERIFIERS, Status, Verifier, VerifyResult, strip_reasoning
+from memreward_verl.answers import _HASHES, extract_math_answer, last_boxed
+from memreward_verl.answers import clean_math_answer as _clean_answer
+from memreward_verl.verify.base import VERIFIERS, Status, Verifier, VerifyResult
 
-__all__ = ["MathConfig", "MathVerifier", "extract_math_answer", "math_equal"]
+__all__ = [
+    "MathConfig",
+    "MathVerifier",
+    "extract_math_answer",
+    "last_boxed",
+    "math_equal",
+    "math_equivalence_classes",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -70,118 +79,7 @@ class MathConfig:
 
 
 # --------------------------------------------------------------------------------------- extraction
-
-_BOX_CMD = re.compile(r"\\(?:boxed|fbox)\s*")
-_HASHES = re.compile(r"####\s*([^\n]+)")
-_ANSWER_IS = re.compile(
-    r"(?:final\s+answer|the\s+answer|answer)\s*(?:is|:|=)\s*(?:is\s*)?:?\s*([^\n]+)",
-    re.IGNORECASE,
-)
-_NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:\s*/\s*\d+)?|-?\.\d+")
-_INLINE_MATH = re.compile(r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
-_UNIT_WORDS = re.compile(r"^([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?)\s*([A-Za-z][A-Za-z\s\-/]*)$")
-_NOT_UNITS = {"pi", "i", "e", "sqrt", "x", "y", "n", "k"}
-
-
-def _balanced(text: str, open_idx: int) -> str | None:
-    """Content of the brace group starting at ``text[open_idx] == '{'``, or None if unbalanced."""
-    depth = 0
-    for i in range(open_idx, len(text)):
-        ch = text[i]
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return text[open_idx + 1 : i]
-    return None
-
-
-def last_boxed(text: str) -> str | None:
-    """The last non-empty ``\\boxed{...}`` / ``\\fbox{...}`` / ``\\boxed N`` content."""
-    for m in reversed(list(_BOX_CMD.finditer(text))):
-        end = m.end()
-        if end < len(text) and text[end] == "{":
-            inner = _balanced(text, end)
-        else:
-            tail = re.match(r"([^\s$]+)", text[end:])
-            inner = tail.group(1) if tail else None
-        if inner is not None and inner.strip():
-            return inner.strip()
-    return None
-
-
-def _clean_answer(ans: str) -> str:
-    """Strip delimiters, trailing punctuation and plain-word units from an answer string."""
-    ans = ans.strip()
-    m = _INLINE_MATH.search(ans)
-    if m and "\\boxed" not in ans:
-        ans = next(g for g in m.groups() if g is not None)
-    boxed = last_boxed(ans)
-    if boxed is not None:
-        ans = boxed
-    ans = ans.strip().rstrip(".,;:!").strip()
-    if ans.startswith("$") and ans.count("$") == 1:  # "$18" means eighteen dollars, not math mode
-        ans = ans[1:]
-    if ans.endswith("$") and ans.count("$") == 1:
-        ans = ans[:-1]
-    unit = _UNIT_WORDS.match(ans)
-    if unit and unit.group(1) and "\\" not in ans and unit.group(2).strip().lower() not in _NOT_UNITS:
-        ans = unit.group(1)
-    ans = re.sub(r"(?<!\\)%", r"\\%", ans)
-    return ans.strip()
-
-
-def _answer_sentence(captured: str) -> str:
-    """Cut an "answer is ..." capture at the end of its sentence, keeping inline math whole."""
-    captured = captured.strip()
-    inner = _ANSWER_IS.search(captured)  # "Final Answer: The final answer is $5$." -> the inner one
-    while inner:
-        captured = inner.group(1).strip()
-        inner = _ANSWER_IS.search(captured)
-    m = _INLINE_MATH.search(captured)
-    if m:
-        return m.group(0)
-    cut = re.split(r"\.\s|;\s|\s\(|,\s(?:so|which|and|because)\b", captured, maxsplit=1)[0]
-    return cut
-
-
-def extract_math_answer(text: str, *, last_number_fallback: bool = True) -> str | None:
-    """Extract the final answer of a math response.
-
-    Priority: the last ``\\boxed{}``; then the last ``#### X``; then the last "answer is X" /
-    "Answer: X"; then (optionally) the last number. Reasoning inside ``<think>...</think>`` is
-    skipped when an answer follows it.
-
-    Args:
-        text: the model response.
-        last_number_fallback: use the last number when no explicit answer marker exists.
-
-    Returns:
-        The cleaned answer string (e.g. ``"\\frac{3}{4}"``, ``"72"``), or ``None`` if none found.
-    """
-    if not isinstance(text, str) or not text.strip():
-        return None
-    body = strip_reasoning(text)
-    boxed = last_boxed(body)
-    if boxed is not None:
-        return _clean_answer(boxed) or None
-    hashes = _HASHES.findall(body)
-    if hashes:
-        found = _clean_answer(hashes[-1])
-        if found:
-            return found
-    stated = _ANSWER_IS.findall(body)
-    for captured in reversed(stated):
-        found = _clean_answer(_answer_sentence(captured))
-        if found:
-            return found
-    if last_number_fallback:
-        numbers = _NUMBER.findall(body)
-        if numbers:
-            return re.sub(r"\s+", "", numbers[-1])
-    return None
-
+# The extraction is shared with the answer-agreement vote: memreward_verl/answers.py.
 
 # --------------------------------------------------------------------------------------- comparison
 
@@ -219,14 +117,31 @@ def _parse(text: str) -> list:
 
 
 @functools.lru_cache(maxsize=8192)
-def _parse_gold(gold: str) -> tuple:
-    return tuple(_parse(gold))
+def _parse_cached(text: str) -> tuple:
+    return tuple(_parse(text))
+
+
+_parse_gold = _parse_cached  # the old name
+
+_WORDS = re.compile(r"[A-Za-z][A-Za-z' \-]*[A-Za-z]")
+
+
+def _plain_words(s: str) -> str | None:
+    """``s`` is a word answer ("Evelyn", ``\\text{blue whale}``): its normalised text, else None."""
+    inner = re.sub(r"\\(?:text|mathrm|textbf|mbox)\{([^{}]*)\}", r"\1", s).strip().strip("$").strip()
+    if _WORDS.fullmatch(inner) and re.search(r"[A-Za-z]{3}", inner):
+        return _norm_text(inner)
+    return None
 
 
 def _equal_now(pred: str, gold: str) -> bool:
+    # Two word answers are compared as text: sympy reads "Eveyln" as a product of symbols equal to "Evelyn".
+    pred_words, gold_words = _plain_words(pred), _plain_words(gold)
+    if pred_words is not None and gold_words is not None:
+        return pred_words == gold_words
     mv = _math_verify()
-    gold_parsed = list(_parse_gold(gold))
-    pred_parsed = _parse(pred)
+    gold_parsed = list(_parse_cached(gold))
+    pred_parsed = list(_parse_cached(pred))
     if not gold_parsed or not pred_parsed:
         return False
     if mv.verify(gold_parsed, pred_parsed, timeout_seconds=None):
@@ -300,6 +215,64 @@ def math_equal(pred: str, gold: str, timeout_s: float = 5.0) -> bool | None:
     except FutureTimeout:
         future.cancel()
         return None
+
+
+_INTEGER = re.compile(r"0|-?[1-9]\d*")  # canonical integers only
+
+
+def _classes_now(keys: list[str], timeout_s: float, budget_s: float) -> list[int]:
+    """Greedy clustering: each key joins the first class whose representative it equals."""
+    reps: list[str] = []
+    out: list[int] = []
+    deadline = time.monotonic() + budget_s
+    for key in keys:
+        found = -1
+        for c, rep in enumerate(reps):
+            if key == rep:
+                same: bool | None = True
+            elif _INTEGER.fullmatch(key) and _INTEGER.fullmatch(rep):
+                same = False  # canonical integers: different strings, different numbers
+            elif time.monotonic() > deadline:
+                break
+            else:
+                same = _equal_with_timer(key, rep, timeout_s)
+            if same:
+                found = c
+                break
+        if found == -1:
+            reps.append(key)
+            found = len(reps) - 1
+        out.append(found)
+    return out
+
+
+def math_equivalence_classes(keys: list[str], timeout_s: float = 1.0, budget_s: float = 3.0) -> list[int]:
+    """Class id per answer string: strings that :func:`math_equal` calls equal share one.
+
+    The vote's answer clusters use this (memreward_verl/answers.py), so the verifier and the vote
+    compare answers with the same function. Each key is compared with one representative per class
+    found so far (``math_equal(key, representative)``); after ``budget_s`` seconds the remaining keys
+    are compared by string equality only. Outside the main thread the whole list is one job of the
+    process pool.
+
+    Args:
+        keys: answer strings (distinct canonical keys of one group, typically).
+        timeout_s: time budget of one comparison (a timeout counts as different).
+        budget_s: time budget of all comparisons.
+
+    Returns:
+        Class ids ``0..k-1`` in order of first appearance.
+    """
+    keys = list(keys)
+    if threading.current_thread() is threading.main_thread():
+        return _classes_now(keys, timeout_s, budget_s)
+    future = _pool().submit(_classes_now, keys, timeout_s, budget_s)
+    try:
+        return future.result(timeout=budget_s + timeout_s * 4 + 60)
+    except FutureTimeout:
+        future.cancel()
+        ids: dict[str, int] = {}
+        return [ids.setdefault(k, len(ids)) for k in keys]
 
 
 def gold_answer(ground_truth: str, where: str = "math") -> str:
