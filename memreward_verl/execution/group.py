@@ -174,16 +174,17 @@ class GroupBehaviour:
         return [getattr(p, name) for p in self.programs]
 
 
-def combine(share: float, dual: float, prompt_pass: float | None, response_pass: float | None) -> float:
-    """The combined score in [0, 1]: mean of the cluster share relative to the group's largest
-    cluster (passed in already normalised), the dual score, and, when available, the prompt-example
-    pass fraction (weighted 2: examples written by the task author are the strongest evidence)."""
-    parts = [(share, 1.0), (dual, 1.0)]
+def combine(share: float, dual: float, prompt_pass: float | None = None) -> float:
+    """The combined score in [0, 1]: the geometric mean ``sqrt(cluster_share * dual_score)``, scaled
+    by ``0.5 + 0.5 * prompt_pass`` when the prompt states examples (written by the task author, the
+    strongest evidence). The raw share keeps how much the whole group agrees (comparable across
+    groups); the dual score ranks within the group. On the benchmark sets this beat either alone,
+    their arithmetic mean and a weighted mean with the pass fractions (benchmarks/bench_execution.py).
+    """
+    score = (max(share, 0.0) * max(dual, 0.0)) ** 0.5
     if prompt_pass is not None:
-        parts.append((prompt_pass, 2.0))
-    if response_pass is not None:
-        parts.append((response_pass, 0.5))
-    return sum(v * w for v, w in parts) / sum(w for _, w in parts)
+        score *= 0.5 + 0.5 * prompt_pass
+    return score
 
 
 def _key(args: str) -> str:
@@ -387,11 +388,9 @@ def _score(query_id, parsed, results, inputs, sources, stated, cfg, t0) -> Group
         size_only[p.index] = float(size)
     basis = raw if max(raw) > 0 else size_only
     top = max(basis)
-    top_share = max(p.cluster_share for p in progs)
     for p in progs:
         p.dual_score = basis[p.index] / top if top > 0 else 0.0
-        rel_share = p.cluster_share / top_share if top_share > 0 else 0.0
-        p.combined = combine(rel_share, p.dual_score, p.prompt_pass, p.response_pass)
+        p.combined = combine(p.cluster_share, p.dual_score, p.prompt_pass)
     group.wall_s = time.monotonic() - t0
     return group
 
