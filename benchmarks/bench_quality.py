@@ -60,23 +60,47 @@ def _fmt(vals: list[float | None], best: bool) -> str:
     return f"**{text}**" if best else text
 
 
+def _served(run: dict) -> str:
+    fit = run.get("memreward_fit") or {}
+    if not fit:
+        return "?"
+    if fit.get("fallback_to_vote"):
+        return "vote"
+    return fit.get("anchor", "") + ("+gnn" if fit.get("residual_kept") else "")
+
+
 def table(results: dict, methods: list[str]) -> str:
-    """Markdown: one row per set, AUC and CAG per method (mean (std) over seeds)."""
-    head = "| set | queries x rollouts | " + " | ".join(f"{m} AUC" for m in methods)
-    head += " | " + " | ".join(f"{m} CAG" for m in methods) + " |"
-    lines = [head, "|" + "---|" * (2 + 2 * len(methods))]
+    """Markdown: one row per set; AUC, within-group AUC and CAG per method (mean (std) over seeds).
+
+    Also memreward's CAG under each hard-reward rule and what its fit served in each seed.
+    """
+    metrics = (("auc", "AUC", max), ("auc_within", "AUC-in", max), ("cag", "CAG", min))
+    head = "| set | queries x rollouts | " + " | ".join(f"{m} {label}" for _, label, _ in metrics for m in methods)
+    rules = ("threshold", "expected_cag")
+    head += " | " + " | ".join(f"memreward CAG {r}" for r in rules) + " | memreward served |"
+    lines = [head, "|" + "---|" * (3 + len(metrics) * len(methods) + len(rules))]
+
+    def vals(runs: list, m: str, key: str) -> list:
+        return [r["methods"][m].get(key) for r in runs]
+
     for name, res in results.items():
         runs = res["runs"]
-        auc = {m: [r["methods"][m]["auc"] for r in runs] for m in methods}
-        cag = {m: [r["methods"][m]["cag"] for r in runs] for m in methods}
-        mean_auc = {m: np.nanmean([np.nan if v is None else v for v in auc[m]] or [np.nan]) for m in methods}
-        mean_cag = {m: np.nanmean([np.nan if v is None else v for v in cag[m]] or [np.nan]) for m in methods}
-        best_auc = max(mean_auc.values())
-        best_cag = min(mean_cag.values())
         row = f"| {name} | {res['n_queries']} x {res['n_rollouts'] / res['n_queries']:.0f} | "
-        row += " | ".join(_fmt(auc[m], mean_auc[m] == best_auc) for m in methods) + " | "
-        row += " | ".join(_fmt(cag[m], mean_cag[m] == best_cag) for m in methods) + " |"
-        lines.append(row)
+        cells = []
+        for key, _, pick in metrics:
+            per = {m: vals(runs, m, key) for m in methods}
+            means = {m: np.nanmean([np.nan if v is None else v for v in per[m]] or [np.nan]) for m in methods}
+            best = pick([v for v in means.values() if not np.isnan(v)], default=np.nan)
+            cells += [_fmt(per[m], means[m] == best) for m in methods]
+        if "memreward" in methods:
+            for rule in rules:
+                cells.append(
+                    _fmt([(r["methods"]["memreward"].get("cag_by_rule") or {}).get(rule) for r in runs], False)
+                )
+        else:
+            cells += ["n/a"] * len(rules)
+        cells.append(", ".join(_served(r) for r in runs))
+        lines.append(row + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -87,7 +111,8 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--label-ratio", type=float, default=0.2)
     p.add_argument("--methods", default=",".join(ALL_METHODS))
-    p.add_argument("--fit-seeds", default="0,1,2", help="training seeds inside each evaluation")
+    p.add_argument("--fit-seeds", default="0,1,2", help="restarts of the one-split baselines (mlp)")
+    p.add_argument("--no-execution", action="store_true", help="code keeps syntactic agreement (no sandbox runs)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument(
         "--embed-model", default=None, help="embedder model name (e.g. all-MiniLM-L6-v2:int8); default: the config's"
@@ -119,6 +144,7 @@ def main() -> None:
         if args.embed_model:
             cfg.embed.model_name = args.embed_model
         cfg.fit.seeds = tuple(int(s) for s in args.fit_seeds.split(","))
+        cfg.execution.enabled = not args.no_execution
         t0 = time.perf_counter()
         groups = encode_cached(queries, cfg, cache_dir=HERE / "cache")
         embed_s = time.perf_counter() - t0
@@ -129,7 +155,13 @@ def main() -> None:
             rep["wall_s"] = round(time.perf_counter() - t1, 1)
             runs.append(rep)
             aucs = " ".join(f"{m}={rep['methods'][m]['auc'] or float('nan'):.3f}" for m in methods)
-            print(f"{name} seed {seed} ({rep['wall_s']} s): AUC {aucs}", flush=True)
+            fit = rep.get("memreward_fit", {})
+            chosen = (
+                "vote"
+                if fit.get("fallback_to_vote")
+                else fit.get("anchor", "") + ("+gnn" if fit.get("residual_kept") else "")
+            )
+            print(f"{name} seed {seed} ({rep['wall_s']} s): AUC {aucs}; memreward serves {chosen}", flush=True)
         results[name] = {
             "n_queries": groups.num_queries,
             "n_rollouts": groups.num_rollouts,

@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # faiss logs each SIMD build it tries and fails to load ("Could not load library with AVX512
+    # support ... ModuleNotFoundError") at INFO before loading the generic one: noise, not errors.
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     try:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError, KeyError) as exc:

@@ -19,6 +19,7 @@ __all__ = [
     "GNNConfig",
     "FitConfig",
     "RewardConfig",
+    "ExecConfig",
     "MemRewardConfig",
 ]
 
@@ -133,11 +134,18 @@ class FitConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     # Early stopping on validation AUC; the BEST weights are restored.
-    patience: int = 25
-    # Share of labelled queries held out for validation (model selection, early stopping).
+    patience: int = 15
+    # Share of labelled queries held out for validation by the baselines that use one split (mlp).
     val_fraction: float = 0.25
+    # Query-grouped folds of the labelled queries: one GNN per fold, each scored out of fold; the
+    # OOF evidence decides whether the anchor, the residual and the whole model beat the vote.
+    folds: int = 4
+    # A learned part is kept only if its OOF AUC gain, bootstrapped over queries, exceeds this many
+    # standard deviations (otherwise the simpler model, in the end the calibrated vote, is served).
+    min_gain_z: float = 1.0
     # Share of training queries whose labels are hidden (and predicted) at each step.
     target_fraction: float = 0.5
+    # Restarts of the baselines that train on one split (mlp); the GNN's variation comes from folds.
     seeds: tuple[int, ...] = (0, 1, 2)
     seed: int = 0
 
@@ -147,6 +155,8 @@ class FitConfig:
         _check(0.0 < self.val_fraction < 1.0, f"FitConfig.val_fraction must be in (0, 1) (got {self.val_fraction})")
         _check(0.0 < self.target_fraction <= 1.0, "FitConfig.target_fraction must be in (0, 1]")
         _check(len(self.seeds) > 0, "FitConfig.seeds must not be empty")
+        _check(self.folds >= 2, f"FitConfig.folds must be >= 2 (got {self.folds})")
+        _check(self.min_gain_z >= 0, f"FitConfig.min_gain_z must be >= 0 (got {self.min_gain_z})")
 
 
 @dataclass
@@ -169,6 +179,32 @@ class RewardConfig:
 
 
 @dataclass
+class ExecConfig:
+    """Behavioural agreement for code (memreward_verl/execution): a code group's programs run in the
+    sandbox on inputs from the prompt and the group's own responses (never hidden tests); programs that
+    behave alike share an answer cluster, as equal final answers do in math."""
+
+    enabled: bool = True
+    # Sandboxes run at once when many groups are encoded (warm-up, offline evaluation).
+    workers: int = 2
+    # Wall budget of one group; a group over it keeps syntactic agreement (reported, not faked).
+    group_budget_s: float = 150.0
+    # CPU time of one call of the solution function.
+    call_time_s: float = 0.25
+
+    def __post_init__(self) -> None:
+        _check(self.workers >= 1, f"ExecConfig.workers must be >= 1 (got {self.workers})")
+        _check(self.group_budget_s > 0, f"ExecConfig.group_budget_s must be > 0 (got {self.group_budget_s})")
+        _check(self.call_time_s > 0, f"ExecConfig.call_time_s must be > 0 (got {self.call_time_s})")
+
+    def execution_config(self):
+        """The :class:`memreward_verl.execution.ExecutionConfig` these settings describe."""
+        from memreward_verl.execution import ExecutionConfig
+
+        return ExecutionConfig(group_budget_s=self.group_budget_s, call_time_s=self.call_time_s)
+
+
+@dataclass
 class MemRewardConfig:
     """Root configuration; saved with every artifact."""
 
@@ -179,6 +215,7 @@ class MemRewardConfig:
     gnn: GNNConfig = field(default_factory=GNNConfig)
     fit: FitConfig = field(default_factory=FitConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
+    execution: ExecConfig = field(default_factory=ExecConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -8,10 +8,12 @@ their true labels, overall and per domain.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,15 +23,22 @@ import numpy as np
 
 from memreward_verl.baselines import BASELINES
 from memreward_verl.config import MemRewardConfig
-from memreward_verl.decision import hard_rewards, single_answer
+from memreward_verl.decision import HARD_RULES, hard_rewards, single_answer
 from memreward_verl.embed import Embedder, load_embedder
 from memreward_verl.fit import fit_gnn, predict_memory
-from memreward_verl.groups import EncodedGroups, encode_groups
+from memreward_verl.groups import (
+    CodeBehaviour,
+    EncodedGroups,
+    NodeEmbeddings,
+    code_behaviour,
+    embed_groups,
+    featurise_groups,
+)
 from memreward_verl.memory import ExperienceMemory
-from memreward_verl.metrics import binary_metrics
+from memreward_verl.metrics import binary_metrics, cag
 from memreward_verl.rollouts import Query
 
-__all__ = ["ALL_METHODS", "choose_labelled", "evaluate", "evaluate_curve", "encode_cached"]
+__all__ = ["ALL_METHODS", "choose_labelled", "evaluate", "evaluate_curve", "encode_cached", "embed_cached"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +67,36 @@ def choose_labelled(queries: Sequence[Query], label_ratio: float, seed: int) -> 
 
 
 def _cache_key(queries: Sequence[Query], embedder: Embedder, cfg: MemRewardConfig) -> str:
+    """Embeddings depend on the model, the text split and the texts only (not on labels or parsing)."""
     h = hashlib.sha256()
     h.update(embedder.model_id.encode())
-    h.update(json.dumps([cfg.to_dict()["text"], cfg.graph.agreement_cosine], sort_keys=True).encode())
+    h.update(json.dumps(cfg.to_dict()["text"], sort_keys=True).encode())
     for q in queries:
-        h.update(json.dumps([q.query_id, q.domain, q.question, [r.text for r in q.rollouts]]).encode())
+        h.update(json.dumps([q.question, [r.text for r in q.rollouts]]).encode())
     return h.hexdigest()[:24]
+
+
+def embed_cached(
+    queries: Sequence[Query],
+    cfg: MemRewardConfig,
+    embedder: Embedder | None = None,
+    cache_dir: str | Path | None = None,
+) -> NodeEmbeddings:
+    """:func:`embed_groups` with an optional on-disk cache keyed by texts, model and text settings."""
+    embedder = embedder or load_embedder(cfg.embed)
+    path = None
+    if cache_dir is not None:
+        path = Path(cache_dir) / f"emb-{_cache_key(queries, embedder, cfg)}.npz"
+        if path.is_file():
+            logger.info("embeddings loaded from cache %s", path)
+            return NodeEmbeddings.load(path)
+    emb = embed_groups(list(queries), embedder, cfg, show_progress=True)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+        emb.save(tmp)
+        os.replace(tmp, path)
+    return emb
 
 
 def encode_cached(
@@ -72,24 +105,38 @@ def encode_cached(
     embedder: Embedder | None = None,
     cache_dir: str | Path | None = None,
 ) -> EncodedGroups:
-    """:func:`encode_groups` with an optional on-disk cache keyed by texts, model and settings.
+    """:func:`encode_groups` whose embeddings are cached (:func:`embed_cached`).
 
-    True labels are re-read from ``queries`` (never from the cache), so relabelled files are safe.
+    Answer keys, group features and true labels are computed from ``queries`` every time (they are
+    cheap), so a cache never carries stale parsing or labels.
     """
-    embedder = embedder or load_embedder(cfg.embed)
-    path = None
-    if cache_dir is not None:
-        path = Path(cache_dir) / f"groups-{_cache_key(queries, embedder, cfg)}.npz"
-        if path.is_file():
-            groups = EncodedGroups.load(path)
-            groups.labels = np.array([-1 if r.label is None else r.label for q in queries for r in q.rollouts], np.int8)
-            logger.info("embeddings loaded from cache %s", path)
-            return groups
-    groups = encode_groups(list(queries), embedder, cfg, show_progress=True)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        groups.save(path)
-    return groups
+    emb = embed_cached(queries, cfg, embedder, cache_dir)
+    return featurise_groups(list(queries), emb, cfg, behaviour_cached(queries, cfg, cache_dir))
+
+
+def behaviour_cached(
+    queries: Sequence[Query], cfg: MemRewardConfig, cache_dir: str | Path | None = None
+) -> list[CodeBehaviour | None]:
+    """:func:`code_behaviour` (sandboxed runs of code groups) with an optional JSON cache keyed by texts."""
+    queries = list(queries)
+    if cache_dir is None or not cfg.execution.enabled or not any(q.domain == "code" for q in queries):
+        return code_behaviour(queries, cfg, progress=True)
+    h = hashlib.sha256(json.dumps(dataclasses.asdict(cfg.execution), sort_keys=True).encode())
+    for q in queries:
+        h.update(json.dumps([q.domain, q.question, [r.text for r in q.rollouts]]).encode())
+    path = Path(cache_dir) / f"exec-{h.hexdigest()[:24]}.json"
+    if path.is_file():
+        logger.info("code behaviour loaded from cache %s", path)
+        return [
+            None if b is None else [None if p is None else (int(p[0]), float(p[1])) for p in b]
+            for b in json.loads(path.read_text(encoding="utf-8"))
+        ]
+    out = code_behaviour(queries, cfg, progress=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(out), encoding="utf-8")
+    os.replace(tmp, path)
+    return out
 
 
 def _memreward(memory: ExperienceMemory, cfg: MemRewardConfig) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
@@ -98,7 +145,12 @@ def _memreward(memory: ExperienceMemory, cfg: MemRewardConfig) -> tuple[np.ndarr
     g = memory.groups
     exclusive = single_answer(g.domains)[g.rollout_query]
     clusters = g.cluster_ids(cfg.graph.agreement_cosine)
-    hard = hard_rewards(prob, g.rollout_query, clusters, rule=cfg.reward.hard_rule, exclusive=exclusive)
+    hard = {
+        rule: hard_rewards(
+            prob, g.rollout_query, clusters, rule=rule, threshold=cfg.reward.threshold, exclusive=exclusive
+        )
+        for rule in HARD_RULES
+    }
     return prob, hard, result.metrics
 
 
@@ -133,7 +185,7 @@ def evaluate(
         methods: subset of :data:`ALL_METHODS`.
         groups: pre-computed encodings of ``queries`` (skips embedding).
         embedder: embedder to use when ``groups`` is not given.
-        progress: callback receiving the name of each method as it starts.
+        progress: callback receiving the name of each method when it has finished.
 
     Returns:
         A JSON-ready report: ``methods.<name>.{auc, accuracy, f1, brier, cag, ...}``, a
@@ -166,17 +218,22 @@ def evaluate(
     }
     predictions = {}
     for name in methods:
-        if progress:
-            progress(name)
         t0 = time.perf_counter()
+        cag_by_rule = None
         if name == "memreward":
-            prob, hard, fit_metrics = _memreward(memory, cfg)
+            prob, by_rule, fit_metrics = _memreward(memory, cfg)
+            hard = by_rule[cfg.reward.hard_rule]
+            cag_by_rule = {rule: cag(h[test], true[test], rq[test]) for rule, h in by_rule.items()}
             report["memreward_fit"] = fit_metrics
         else:
             prob, hard = BASELINES[name](memory, cfg)
         report["timing_s"][name] = round(time.perf_counter() - t0, 3)
         predictions[name] = prob
         report["methods"][name] = binary_metrics(prob[test], true[test], rq[test], hard[test])
+        if cag_by_rule is not None:
+            report["methods"][name]["cag_by_rule"] = cag_by_rule
+        if progress:
+            progress(name)
         report["per_domain"][name] = {
             d: binary_metrics(prob[test & (domains == d)], true[test & (domains == d)], rq[test & (domains == d)])
             for d in sorted(set(domains[test]))

@@ -56,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
     ratios = args.label_ratios or [args.label_ratio]
     bar = tqdm(total=len(ratios) * len(methods), desc="eval", unit="method")
 
-    def progress(name: str) -> None:
-        bar.set_postfix_str(name)
+    def progress(name: str) -> None:  # called when a method has finished: the bar counts finished work
+        bar.set_postfix_str(f"{name} done")
         bar.update(1)
 
     if args.label_ratios:
@@ -77,9 +77,10 @@ def run(args: argparse.Namespace) -> int:
     report["rollouts_file"] = str(args.rollouts)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2), encoding="utf-8")
-    print(f"{'method':<16} {'auc':>6} {'acc':>6} {'f1':>6} {'brier':>6} {'cag':>6}")
+    print(f"{'method':<16} {'auc':>6} {'auc_in':>6} {'acc':>6} {'f1':>6} {'brier':>6} {'cag':>6}")
     for name, m in summary["methods"].items():
-        vals = [m[k] for k in ("auc", "accuracy", "f1", "brier", "cag")]
+        vals = [m[k] for k in ("auc", "auc_within", "accuracy", "f1", "brier", "cag")]
         print(f"{name:<16} " + " ".join("   nan" if v is None else f"{v:6.3f}" for v in vals))
+    print("auc_in: within-group AUC (mean over groups holding both right and wrong rollouts: what GRPO ranks)")
     print(f"report: {out}  plots: {plots}/")
     return 0

@@ -31,6 +31,8 @@ GROUP_FEATURES = (
     "length_z",  # response length z-score within the group
     "log_length",  # log1p(characters) / 10
     "empty",  # response is empty or whitespace
+    "exec_ran",  # code: the program ran and its behaviour is its answer (execution/); 0 elsewhere
+    "exec_score",  # code: CodeT-style dual agreement x behaviour share, in [0, 1]; 0 elsewhere
 )
 
 
@@ -79,6 +81,8 @@ def group_features(
     answer_emb: np.ndarray,
     think_emb: np.ndarray,
     cosine: float = 0.95,
+    exec_cols: np.ndarray | None = None,
+    domain: str | None = None,
 ) -> np.ndarray:
     """Features of every rollout of ONE group.
 
@@ -88,12 +92,14 @@ def group_features(
         answer_emb: ``[n, d]`` unit-norm answer embeddings.
         think_emb: ``[n, d]`` unit-norm thinking embeddings.
         cosine: embedding similarity at which keyless answers agree.
+        exec_cols: ``[n, 2]`` (ran, score) of code behaviour; zeros when absent.
+        domain: the group's domain (which keys may be equivalent, see :func:`answer_clusters`).
 
     Returns:
         ``float32 [n, len(GROUP_FEATURES)]``.
     """
     n = len(keys)
-    clusters = answer_clusters(keys, answer_emb, cosine)
+    clusters = answer_clusters(keys, answer_emb, cosine, domain)
     sizes = np.bincount(clusters)
     own = sizes[clusters].astype(np.float64)
     # A keyless singleton is "no answer", not a confident lone answer.
@@ -127,6 +133,7 @@ def group_features(
             np.clip(length_z, -3, 3),
             np.log1p(lengths) / 10.0,
             np.array([not t.strip() for t in texts], dtype=np.float64),
+            *(np.zeros((2, n)) if exec_cols is None else np.asarray(exec_cols, dtype=np.float64).T),
         ],
         axis=1,
     )

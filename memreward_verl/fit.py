@@ -1,13 +1,20 @@
-"""Warm-up training of the GNN on the labelled queries of a memory.
+"""Warm-up training of the GNN on the labelled queries of a memory, and the choice of what to keep.
 
-Protocol (what the reference got wrong is in brackets):
-- labelled queries are split into train / validation by QUERY, seeded;
-- the anchor (logistic regression on group features) is fitted on train rollouts, then frozen;
+The model is ``calibrated vote + learned parts``; every learned part must EARN its place on
+queries it never saw, or the model is the calibrated majority vote. Protocol:
+- the labelled queries are split into ``FitConfig.folds`` query-grouped folds (seeded); one model
+  is trained per fold on the other folds and scored on its own (out-of-fold, OOF, predictions);
+- the anchor (a logistic regression on group features) is chosen per training set by an inner
+  query-grouped cross-validation: a richer candidate replaces the vote share only if its OOF AUC
+  gain over the vote, bootstrapped over QUERIES, is positive by ``min_gain_z`` standard deviations;
 - every epoch a random half of the train queries are targets: their label inputs are hidden and
-  their rollouts give the BCE loss, so a node never sees its own query's labels [label leak];
-- validation queries never provide label inputs during fitting;
-- early stopping on validation AUC restores the BEST weights, deep-copied [last, shallow copy];
-- several seeds; the one with the best validation AUC is kept [lowest FPR: all-zeros wins].
+  their rollouts give the BCE loss, so a node never sees its own query's labels;
+- held-out queries never provide label inputs during fitting;
+- early stopping per fold restores the best weights; to judge the GNN residual without the
+  optimism of that choice, each fold's OOF predictions are read at the best epoch of ANOTHER fold;
+- the residual is kept only if its OOF AUC gain over the anchor is significant (same rule), and
+  the whole model only if its OOF gain over the vote is; otherwise the calibrated vote is served.
+The served model is fold 0's (its held-out queries are ``FitResult.val_queries``).
 """
 
 from __future__ import annotations
@@ -29,8 +36,18 @@ from memreward_verl.config import MemRewardConfig
 from memreward_verl.gnn import NUM_NEIGHBOUR_FEATURES, MemRewardGNN
 from memreward_verl.graph import build_graph, query_label_inputs
 from memreward_verl.memory import ExperienceMemory
+from memreward_verl.metrics import binary_metrics
 
-__all__ = ["FitResult", "fit_gnn", "split_labelled", "train_loop", "fit_anchor"]
+__all__ = [
+    "FitResult",
+    "fit_gnn",
+    "split_labelled",
+    "train_loop",
+    "fit_anchor",
+    "query_folds",
+    "query_bootstrap_gain",
+    "significant",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -66,74 +83,182 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float:
     return float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else math.nan
 
 
-def _grouped_cv_aucs(x: np.ndarray, y: np.ndarray, groups: np.ndarray, cols: list[int], folds: int = 5):
-    """Held-out AUCs of a logistic regression on ``x[:, cols]``, folds split by query (same folds for all)."""
-    uniq = np.unique(groups)
-    fold_of = {g: i % folds for i, g in enumerate(np.random.default_rng(0).permutation(uniq))}
-    f = np.array([fold_of[g] for g in groups])
-    aucs = []
-    for k in range(min(folds, len(uniq))):
-        tr, te = f != k, f == k
-        if len(np.unique(y[tr])) < 2 or len(np.unique(y[te])) < 2:
+def query_folds(queries: np.ndarray, folds: int, seed: int) -> list[np.ndarray]:
+    """Seeded split of query indices into ``min(folds, len(queries))`` folds of near-equal size."""
+    order = np.random.default_rng(seed).permutation(np.asarray(queries))
+    k = max(1, min(folds, len(order)))
+    return [np.sort(order[i::k]) for i in range(k)]
+
+
+# Fewer held-out queries than this are no evidence for a learned part, whatever their rollouts say.
+MIN_QUERIES = 5
+
+
+def _tie_groups(score: np.ndarray) -> np.ndarray:
+    """Rank of each score among the distinct scores (equal scores share a rank)."""
+    return np.unique(score, return_inverse=True)[1]
+
+
+def _weighted_auc(tg: np.ndarray, n_groups: int, y: np.ndarray, w: np.ndarray) -> float:
+    """AUC of scores with tie ranks ``tg`` where rollout i counts ``w[i]`` times (ties count half)."""
+    wp = np.bincount(tg, weights=w * y, minlength=n_groups)
+    wn = np.bincount(tg, weights=w * (1 - y), minlength=n_groups)
+    below = np.cumsum(wn) - wn
+    return float((wp * (below + 0.5 * wn)).sum() / (wp.sum() * wn.sum()))
+
+
+def query_bootstrap_gain(
+    p_new: np.ndarray,
+    p_old: np.ndarray,
+    y: np.ndarray,
+    q: np.ndarray,
+    n: int = 200,
+    seed: int = 0,
+    strata: np.ndarray | None = None,
+) -> tuple[float, float]:
+    """Mean and std of AUC(p_new) - AUC(p_old) over bootstrap resamples of whole queries.
+
+    Rollouts of one query are strongly correlated, so resampling QUERIES (not rollouts) gives an
+    honest spread. A resample is a weight per rollout (how often its query was drawn), so each AUC
+    is one pass over scores ranked once. With ``strata`` (e.g. the cross-validation fold of each
+    rollout) queries are resampled within each stratum and the gain is the rollout-weighted mean of
+    the per-stratum gains: predictions of different fold models are never ranked against each other
+    (their calibrations differ, which would penalise any fitted predictor against a fixed one).
+    Fewer than ``MIN_QUERIES`` queries, or fewer than 20 usable resamples (too few classes), give
+    ``(0, inf)``: no evidence of a gain.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    p_new, p_old, q = np.asarray(p_new), np.asarray(p_old), np.asarray(q)
+    strata = np.zeros(len(y), dtype=np.int64) if strata is None else np.asarray(strata)
+    if len(np.unique(q)) < MIN_QUERIES:
+        return 0.0, math.inf
+    parts = []  # per stratum: (query index of each rollout, #queries, y, tie ranks new/old, sizes)
+    for s in np.unique(strata):
+        m = strata == s
+        uniq, inv = np.unique(q[m], return_inverse=True)
+        tn, to = _tie_groups(p_new[m]), _tie_groups(p_old[m])
+        parts.append((inv, len(uniq), y[m], tn, int(tn.max()) + 1, to, int(to.max()) + 1))
+    rng = np.random.default_rng(seed)
+    gains = []
+    for _ in range(n):
+        total, weight = 0.0, 0.0
+        for inv, nq, ys, tn, n_new, to, n_old in parts:
+            w = np.bincount(rng.integers(0, nq, nq), minlength=nq)[inv].astype(np.float64)
+            pos = (w * ys).sum()
+            if 0 < pos < w.sum():
+                total += w.sum() * (_weighted_auc(tn, n_new, ys, w) - _weighted_auc(to, n_old, ys, w))
+                weight += w.sum()
+        if weight > 0:
+            gains.append(total / weight)
+    return (float(np.mean(gains)), float(np.std(gains))) if len(gains) >= 20 else (0.0, math.inf)
+
+
+def significant(gain: tuple[float, float], z: float) -> bool:
+    """A bootstrapped gain ``(mean, std)`` is positive by ``z`` standard deviations."""
+    return gain[0] - z * gain[1] > 0
+
+
+def _logit_rate(y: np.ndarray) -> float:
+    rate = float(np.clip(y.mean() if len(y) else 0.5, 0.02, 0.98))
+    return math.log(rate / (1 - rate))
+
+
+def _fit_candidate(xs: np.ndarray, y: np.ndarray, cols: list[int]) -> tuple[np.ndarray, float, bool]:
+    """Logistic regression on standardised ``xs[:, cols]``: ``(weights [F], intercept, flattened)``.
+
+    Agreeing with more of the group is never taken as evidence of being wrong: a fit that gives
+    the vote share (column 0) a weight <= 0 is refitted without it, and the share keeps a tiny
+    positive weight that only breaks ties (``flattened``).
+    """
+    w = np.zeros(xs.shape[1])
+    lr = LogisticRegression(C=1.0, max_iter=1000).fit(xs[:, cols], y)
+    w[cols], intercept = lr.coef_[0], float(lr.intercept_[0])
+    if 0 not in cols or w[0] > 0:
+        return w, intercept, False
+    rest = [c for c in cols if c != 0]
+    w[:], intercept = 0.0, _logit_rate(y)
+    if rest:
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit(xs[:, rest], y)
+        w[rest], intercept = lr.coef_[0], float(lr.intercept_[0])
+    w[0] = 1e-3
+    return w, intercept, True
+
+
+def _cv_folds(groups: np.ndarray, folds: int = 5) -> np.ndarray:
+    """Fold id of every row, folds made of whole queries (``groups``)."""
+    fold_of = np.zeros(len(groups), dtype=np.int64)
+    for k, test_q in enumerate(query_folds(np.unique(groups), folds, seed=0)):
+        fold_of[np.isin(groups, test_q)] = k
+    return fold_of
+
+
+def _oof_decisions(xs: np.ndarray, y: np.ndarray, fold_of: np.ndarray, cols: list[int]) -> np.ndarray:
+    """Out-of-fold decision values of one candidate; NaN where a fold could not fit (one class)."""
+    out = np.full(len(y), np.nan)
+    for k in np.unique(fold_of):
+        te = fold_of == k
+        if len(np.unique(y[~te])) < 2:
             continue
-        lr = LogisticRegression(C=1.0, max_iter=1000).fit(x[tr][:, cols], y[tr])
-        aucs.append(roc_auc_score(y[te], lr.decision_function(x[te][:, cols])))
-    return np.array(aucs)
+        w, b, _ = _fit_candidate(xs[~te], y[~te], cols)
+        out[te] = xs[te] @ w + b
+    return out
 
 
-def fit_anchor(x: np.ndarray, y: np.ndarray, groups: np.ndarray, layer: nn.Linear) -> dict[str, Any]:
+def fit_anchor(
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    layer: nn.Linear,
+    min_gain_z: float = 1.0,
+    candidates: tuple[str, ...] = ("share", "share_nbr", "full"),
+) -> dict[str, Any]:
     """Fit the anchor logistic regression into ``layer`` and freeze it.
 
-    Candidates, simplest first: ``share`` (the vote share alone: a monotone calibration of majority
-    voting, same ranking), ``share_nbr`` (plus the neighbour-label inputs: how hard similar
-    labelled queries were) and ``full`` (every anchor input, standardised). Query-grouped 5-fold
-    cross-validation scores them and the one-standard-error rule picks the simplest candidate
-    within one standard error of the best, so few labels give the calibrated vote and more labels
-    buy more structure. With one class only, the anchor is the constant base rate.
+    Candidates: ``share`` (the vote share alone: a monotone calibration of majority voting, same
+    ranking), ``share_nbr`` (plus the neighbour-label inputs: how hard similar labelled queries
+    were) and ``full`` (every anchor input, standardised). Each is scored by query-grouped 5-fold
+    OOF decisions; a candidate replaces ``share`` only if its OOF AUC gain over ``share``,
+    bootstrapped over queries, is positive by ``min_gain_z`` standard deviations (the largest such
+    lower bound wins). So few or skewed labels give the calibrated vote, more labels buy structure.
+    With one class only, the anchor is the constant base rate.
 
     Returns:
-        ``{"anchor": name, "cv_auc": {name: mean fold AUC}}``.
+        ``{"anchor": name (+"_flat" if the share weight was flattened), "cv_auc": {name: OOF AUC},
+        "cv_gain": {name: [mean, std] of the gain over share}}``.
     """
-    info: dict[str, Any] = {"anchor": "constant", "cv_auc": {}}
+    info: dict[str, Any] = {"anchor": "constant", "cv_auc": {}, "cv_gain": {}}
     with torch.no_grad():
         layer.weight.zero_()
         if len(np.unique(y)) < 2:
-            rate = float(np.clip(y.mean() if len(y) else 0.5, 0.02, 0.98))
-            layer.bias.fill_(math.log(rate / (1 - rate)))
+            layer.bias.fill_(_logit_rate(y))
             layer.requires_grad_(False)
             return info
         mean, std = x.mean(0), x.std(0)
         std = np.where(std > 1e-8, std, 1.0)
         xs = (x - mean) / std
         nbr = list(range(x.shape[1] - NUM_NEIGHBOUR_FEATURES, x.shape[1]))
-        candidates = {"share": [0], "share_nbr": [0, *nbr], "full": list(range(x.shape[1]))}
-        folds = {name: _grouped_cv_aucs(xs, y, groups, cols) for name, cols in candidates.items()}
-        info["cv_auc"] = {name: float(a.mean()) if len(a) else None for name, a in folds.items()}
-        name = "share"
-        scored = {n: a for n, a in folds.items() if len(a) >= 2}
-        if scored:
-            best = max(scored, key=lambda n: scored[n].mean())
-            bar = scored[best].mean() - scored[best].std(ddof=1) / math.sqrt(len(scored[best]))
-            name = next(n for n in candidates if n in scored and scored[n].mean() >= bar)
-        cols = candidates[name]
-        info["anchor"] = name
-        lr = LogisticRegression(C=1.0, max_iter=1000).fit(xs[:, cols], y)
-        w = np.zeros(x.shape[1])
-        w[cols] = lr.coef_[0]
-        intercept = float(lr.intercept_[0])
-        if w[0] <= 0:
-            # Agreeing with more of the group is never taken as evidence of being wrong: a few
-            # labels that say so are noise (or an unreadable answer format, where everyone
-            # "agrees"). Refit without the share and keep the vote's ranking for ties.
-            rest = [c for c in cols if c != 0]
-            w[:] = 0.0
-            rate = float(np.clip(y.mean(), 0.02, 0.98))
-            intercept = math.log(rate / (1 - rate))
-            if rest:
-                lr = LogisticRegression(C=1.0, max_iter=1000).fit(xs[:, rest], y)
-                w[rest], intercept = lr.coef_[0], float(lr.intercept_[0])
-            w[0] = 1e-3
-            info["anchor"] = f"{name}_flat"
+        all_cols = {"share": [0], "share_nbr": [0, *nbr], "full": list(range(x.shape[1]))}
+        cols_of = {n: all_cols[n] for n in candidates}
+        name = "share" if "share" in cols_of else candidates[0]
+        if len(cols_of) > 1:
+            # The vote is the raw share (no fitting): an OOF fit of a near-constant anchor would rank by
+            # each fold's base rate, which is anti-correlated with the held-out fold's own rate.
+            fold_of = _cv_folds(groups)
+            oof = {n: _oof_decisions(xs, y, fold_of, cols) for n, cols in cols_of.items() if n != "share"}
+            oof["share"] = xs[:, 0]
+            ok = ~np.isnan(np.stack(list(oof.values()))).any(0)
+            both = ok.any() and 0 < y[ok].sum() < ok.sum()
+            info["cv_auc"] = {n: float(roc_auc_score(y[ok], d[ok])) if both else None for n, d in oof.items()}
+            best_bound = 0.0
+            for n in cols_of:
+                if n == "share" or not both:
+                    continue
+                gain = query_bootstrap_gain(oof[n][ok], oof["share"][ok], y[ok], groups[ok], strata=fold_of[ok])
+                info["cv_gain"][n] = list(gain)
+                if significant(gain, min_gain_z) and gain[0] - min_gain_z * gain[1] > best_bound:
+                    name, best_bound = n, gain[0] - min_gain_z * gain[1]
+        w, intercept, flat = _fit_candidate(xs, y, cols_of[name])
+        info["anchor"] = f"{name}_flat" if flat else name
         # Fold the standardisation into the layer: w'x + b' == w((x - mean) / std) + b.
         layer.weight.copy_(torch.as_tensor(w / std, dtype=torch.float32)[None])
         layer.bias.fill_(float(intercept - (w * mean / std).sum()))
@@ -152,6 +277,7 @@ def train_loop(
     weight_decay: float,
     patience: int,
     seed: int,
+    val_logits: list[np.ndarray] | None = None,
 ) -> tuple[float, int, list[dict[str, float]]]:
     """Adam + BCE with early stopping on validation AUC; restores the best weights in place.
 
@@ -161,6 +287,7 @@ def train_loop(
         y: ``[R]`` float labels (only indexed where known).
         train_rollouts: per-epoch sampler -> ``(label_in for this step or None, target rollout ids)``.
         val_rollouts: rollout ids scored for validation (their query labels never input).
+        val_logits: if given, receives the validation logits of every epoch (index = epoch).
 
     Returns:
         ``(best validation AUC, best epoch, history)``; epoch 0 is the untrained model.
@@ -174,6 +301,8 @@ def train_loop(
         model.eval()
         with torch.no_grad():
             logits = forward(model, None)[val_rollouts]
+        if val_logits is not None:
+            val_logits.append(logits.numpy().copy())
         loss = float(nn.functional.binary_cross_entropy_with_logits(logits, y[val_rollouts]))
         return _auc(y_val, logits.numpy()), loss
 
@@ -185,7 +314,7 @@ def train_loop(
         model.train()
         label_in, targets = train_rollouts(rng)
         if len(targets) == 0:
-            continue
+            break
         logits = forward(model, label_in)[targets]
         loss = nn.functional.binary_cross_entropy_with_logits(logits, y[targets])
         opt.zero_grad()
@@ -205,26 +334,162 @@ def train_loop(
     return best_key[0], best_epoch, history
 
 
+@dataclass
+class _FoldRun:
+    """One fold's model (restored to its best epoch) and what it predicted on its held-out queries."""
+
+    model: MemRewardGNN
+    train_q: np.ndarray
+    val_q: np.ndarray
+    val_rollouts: np.ndarray
+    best_epoch: int
+    logits: list[np.ndarray]  # held-out logits per epoch, 0 = the anchor alone
+    history: list[dict[str, float]]
+    anchor: dict[str, Any]
+
+
 def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: str = "gatv2", graph=None) -> FitResult:
-    """Train the GNN on ``memory``'s labelled queries over ``cfg.fit.seeds``; keep the best.
+    """Train one GNN per query fold, decide by out-of-fold evidence what to keep, serve fold 0's.
 
     Returns:
-        :class:`FitResult` whose ``metrics`` hold ``val_auc``, ``best_seed``, ``best_epoch`` and
-        ``per_seed`` results.
+        :class:`FitResult` whose ``metrics`` hold the OOF AUCs of the vote, the anchor and the
+        anchor + residual (``oof_auc``), the kept choice (``residual_kept``, ``fallback_to_vote``),
+        the bootstrapped gains behind it, and fold 0's ``val_auc``/``best_epoch``.
+
+    Raises:
+        ValueError: with fewer than 2 labelled queries.
     """
     cfg = cfg or MemRewardConfig()
     g = memory.groups
     graph = graph if graph is not None else build_graph(g, memory.labels, cfg.graph)
     has_label = np.zeros(g.num_queries, dtype=bool)
     has_label[g.rollout_query[memory.labels >= 0]] = True
-    train_q, val_q = split_labelled(memory.query_labelled & has_label, cfg.fit.val_fraction, cfg.fit.seed)
+    labelled = np.flatnonzero(memory.query_labelled & has_label)
+    if len(labelled) < 2:
+        raise ValueError(f"need at least 2 labelled queries to train and validate (got {len(labelled)})")
+    folds = query_folds(labelled, cfg.fit.folds, cfg.fit.seed)
+
+    def fold(k: int, train_gnn: bool) -> _FoldRun:
+        return _fit_fold(
+            memory, graph, cfg, conv, np.setdiff1d(labelled, folds[k]), folds[k], cfg.fit.seed + k, train_gnn
+        )
+
+    served = fold(0, True)
+    runs = [served]
+    if cfg.gnn.vote_anchor:
+        # The GNN is trained on the other folds only if fold 0's best epoch beats its anchor on its
+        # held-out queries at all; otherwise the residual would not be kept, and only the anchors
+        # are compared out of fold (cheap). One fold is too few queries to judge significance.
+        hope = served.best_epoch > 0 and _fold_gain(memory, served, cfg.fit.seed)[0] > 0
+        runs += [fold(k, hope) for k in range(1, len(folds))]
+    rq, z = g.rollout_query, cfg.fit.min_gain_z
+    metrics: dict[str, Any] = {"folds": len(runs), "conv": conv, **served.anchor}
+    if len(runs) > 1:
+        ids = np.concatenate([r.val_rollouts for r in runs])
+        y, q = memory.labels[ids].astype(np.int64), rq[ids]
+        # Each fold read at another fold's best epoch: no fold judges an epoch it chose itself.
+        res = np.concatenate(
+            [r.logits[min(runs[(k + 1) % len(runs)].best_epoch, len(r.logits) - 1)] for k, r in enumerate(runs)]
+        )
+        anchor = np.concatenate([r.logits[0] for r in runs])
+        vote = g.feats[ids, 0].astype(np.float64)
+        fold_of = np.concatenate([np.full(len(r.val_rollouts), k) for k, r in enumerate(runs)])
+        residual_gain = query_bootstrap_gain(res, anchor, y, q, seed=cfg.fit.seed, strata=fold_of)
+        keep_residual = served.best_epoch > 0 and significant(residual_gain, z)
+        final = res if keep_residual else anchor
+        vote_gain = query_bootstrap_gain(final, vote, y, q, seed=cfg.fit.seed, strata=fold_of)
+        fallback = not significant(vote_gain, z)
+        metrics.update(
+            oof_auc={"vote": _auc(y, vote), "anchor": _auc(y, anchor), "anchor_residual": _auc(y, res)},
+            residual_gain=list(residual_gain),
+            gain_over_vote=list(vote_gain),
+            residual_kept=bool(keep_residual and not fallback),
+            fallback_to_vote=bool(fallback),
+        )
+        if fallback or not keep_residual:
+            with torch.no_grad():
+                served.model.head[-1].weight.zero_()
+                served.model.head[-1].bias.zero_()
+        if fallback and served.anchor["anchor"] != "share":
+            x = MemRewardGNN.anchor_x(graph, _label_inputs(memory, served.train_q)).numpy()
+            train_ids = np.flatnonzero(np.isin(rq, served.train_q) & (memory.labels >= 0))
+            served.anchor = fit_anchor(
+                x[train_ids], memory.labels[train_ids].astype(np.int64), rq[train_ids], served.model.anchor,
+                candidates=("share",),
+            )  # fmt: skip
+            metrics.update(served.anchor)
+    else:  # one fold (or no anchor to fall back on): fold 0's early stopping decides
+        metrics.update(residual_kept=served.best_epoch > 0, fallback_to_vote=False)
+    # Fold 0's held-out metrics at the served weights.
+    val_ids = served.val_rollouts
+    served.model.eval()
+    with torch.no_grad():
+        logits = served.model(graph, _label_inputs(memory, served.train_q))[torch.as_tensor(val_ids)]
+    val = binary_metrics(torch.sigmoid(logits).numpy(), memory.labels[val_ids].astype(int), rq[val_ids])
+    metrics.update(
+        val_auc=val["auc"],
+        val_f1=val["f1"],
+        val_cag=val["cag"],
+        val_accuracy=val["accuracy"],
+        best_epoch=served.best_epoch if metrics["residual_kept"] else 0,
+        per_fold=[
+            {
+                "fold": k,
+                "val_auc": r.history[r.best_epoch]["val_auc"],
+                "best_epoch": r.best_epoch,
+                "anchor": r.anchor.get("anchor"),
+                "epochs_run": len(r.history) - 1,  # 0: the GNN was not trained on this fold
+            }
+            for k, r in enumerate(runs)
+        ],
+        train_queries=int(len(served.train_q)),
+        val_queries=int(len(served.val_q)),
+    )
+    logger.info(
+        "fit: anchor %s, residual %s, vote fallback %s; fold-0 validation AUC %.4f",
+        metrics.get("anchor"), metrics["residual_kept"], metrics["fallback_to_vote"], val["auc"],
+    )  # fmt: skip
+    return FitResult(
+        model=served.model,
+        metrics=metrics,
+        graph=graph,
+        train_queries=served.train_q,
+        val_queries=served.val_q,
+        history=served.history,
+    )
+
+
+def _fold_gain(memory: ExperienceMemory, run: _FoldRun, seed: int) -> tuple[float, float]:
+    """Bootstrapped held-out AUC gain of a fold's best epoch over its anchor alone."""
+    y = memory.labels[run.val_rollouts].astype(np.int64)
+    q = memory.groups.rollout_query[run.val_rollouts]
+    return query_bootstrap_gain(run.logits[run.best_epoch], run.logits[0], y, q, seed=seed)
+
+
+def _label_inputs(memory: ExperienceMemory, queries: np.ndarray) -> Tensor:
+    """Label inputs with only ``queries``' labels known."""
+    rq = memory.groups.rollout_query
+    labels = np.where(np.isin(rq, queries), memory.labels, -1)
+    return torch.from_numpy(query_label_inputs(labels, rq, memory.groups.num_queries))
+
+
+def _fit_fold(
+    memory: ExperienceMemory,
+    graph,
+    cfg: MemRewardConfig,
+    conv: str,
+    train_q: np.ndarray,
+    val_q: np.ndarray,
+    seed: int,
+    train_gnn: bool = True,
+) -> _FoldRun:
+    """Anchor, then (``train_gnn``) the residual with early stopping on ``val_q``; held-out logits per epoch."""
+    g = memory.groups
     rq = g.rollout_query
     known = memory.labels >= 0
     y = torch.as_tensor(np.where(known, memory.labels, 0), dtype=torch.float32)
-    in_train = np.isin(rq, train_q) & known
-    val_rollouts = torch.as_tensor(np.flatnonzero(np.isin(rq, val_q) & known))
-    fit_labels = np.where(np.isin(rq, train_q), memory.labels, -1)
-    base_label_in = torch.from_numpy(query_label_inputs(fit_labels, rq, g.num_queries))
+    val_ids = np.flatnonzero(np.isin(rq, val_q) & known)
+    base_label_in = _label_inputs(memory, train_q)
 
     def sampler(rng: np.random.Generator) -> tuple[Tensor, Tensor]:
         k = max(1, int(round(len(train_q) * cfg.fit.target_fraction)))
@@ -236,98 +501,27 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
     def forward(model: nn.Module, label_in: Tensor | None) -> Tensor:
         return model(graph, base_label_in if label_in is None else label_in)
 
-    feats = g.feats
-    train_ids = np.flatnonzero(in_train)
-    anchor_x = MemRewardGNN.anchor_x(graph, base_label_in).numpy()[train_ids]
-    per_seed, best, anchor_info = [], None, {}
-    for seed in cfg.fit.seeds:
-        torch.manual_seed(seed)
-        model = MemRewardGNN(g.query_emb.shape[1], feats.shape[1], cfg.gnn, conv=conv)
-        if cfg.gnn.vote_anchor:
-            y_tr = memory.labels[train_ids].astype(np.int64)
-            anchor_info = fit_anchor(anchor_x, y_tr, rq[train_ids], model.anchor)
-        auc, epoch, history = train_loop(
-            model, forward, y, sampler, val_rollouts, cfg.fit.epochs, cfg.fit.lr, cfg.fit.weight_decay,
-            cfg.fit.patience, seed,
-        )  # fmt: skip
-        if cfg.gnn.vote_anchor:
-            auc, epoch = _gate_residual(
-                model, forward, history, epoch, val_rollouts, y[val_rollouts].numpy(), rq[val_rollouts.numpy()]
-            )
-        per_seed.append({"seed": seed, "val_auc": auc, "best_epoch": epoch})
-        logger.info("seed %d: best validation AUC %.4f at epoch %d", seed, auc, epoch)
-        if best is None or auc > best[0]:
-            best = (auc, seed, epoch, model, history)
-    auc, seed, epoch, model, history = best
-    # Validation F1/CAG at the selected weights, labels of train queries as inputs.
-    model.eval()
-    with torch.no_grad():
-        p_val = torch.sigmoid(forward(model, None)[val_rollouts]).numpy()
-    from memreward_verl.metrics import binary_metrics
-
-    val = binary_metrics(p_val, y[val_rollouts].numpy().astype(int), rq[val_rollouts.numpy()])
-    metrics = {
-        "val_auc": auc,
-        "val_f1": val["f1"],
-        "val_cag": val["cag"],
-        "val_accuracy": val["accuracy"],
-        "best_seed": seed,
-        "best_epoch": epoch,
-        "per_seed": per_seed,
-        "train_queries": int(len(train_q)),
-        "val_queries": int(len(val_q)),
-        "conv": conv,
-        **anchor_info,
-    }
-    return FitResult(
-        model=model, metrics=metrics, graph=graph, train_queries=train_q, val_queries=val_q, history=history
-    )
-
-
-def _query_bootstrap_gain(p_new: np.ndarray, p_old: np.ndarray, y: np.ndarray, q: np.ndarray, n: int = 200):
-    """Mean and std of AUC(p_new) - AUC(p_old) over bootstrap resamples of whole queries.
-
-    Rollouts of one query are strongly correlated, so resampling QUERIES (not rollouts) gives an
-    honest spread when validation holds only a few of them.
-    """
-    rng = np.random.default_rng(0)
-    uniq = np.unique(q)
-    members = [np.flatnonzero(q == u) for u in uniq]
-    gains = []
-    for _ in range(n):
-        idx = np.concatenate([members[i] for i in rng.integers(0, len(uniq), len(uniq))])
-        if len(np.unique(y[idx])) == 2:
-            gains.append(roc_auc_score(y[idx], p_new[idx]) - roc_auc_score(y[idx], p_old[idx]))
-    return (float(np.mean(gains)), float(np.std(gains))) if len(gains) >= 20 else (0.0, math.inf)
-
-
-def _gate_residual(model: MemRewardGNN, forward, history: list, epoch: int, val_rollouts, y_val, q_val):
-    """Keep the GNN residual only if it beats the anchor alone by one query-bootstrap SE on validation.
-
-    The best epoch's validation AUC is optimistic (it was selected on the same queries); without a
-    gain larger than its query-level bootstrap standard error the residual is zeroed and the model
-    IS the cross-validated anchor.
-
-    Returns:
-        ``(validation AUC of the kept model, kept epoch)``.
-    """
-    anchor_auc = history[0]["val_auc"]
-    if epoch > 0 and not math.isnan(anchor_auc):
+    torch.manual_seed(seed)
+    model = MemRewardGNN(g.query_emb.shape[1], g.feats.shape[1], cfg.gnn, conv=conv)
+    anchor_info: dict[str, Any] = {}
+    if cfg.gnn.vote_anchor:
+        train_ids = np.flatnonzero(np.isin(rq, train_q) & known)
+        anchor_x = MemRewardGNN.anchor_x(graph, base_label_in).numpy()[train_ids]
+        anchor_info = fit_anchor(
+            anchor_x, memory.labels[train_ids].astype(np.int64), rq[train_ids], model.anchor, cfg.fit.min_gain_z
+        )
+    logits: list[np.ndarray] = []
+    if not train_gnn:  # the anchor alone (the residual starts at zero): one cheap held-out score
         with torch.no_grad():
-            p_new = forward(model, None)[val_rollouts].numpy()
-            saved = (model.head[-1].weight.clone(), model.head[-1].bias.clone())
-            model.head[-1].weight.zero_()
-            model.head[-1].bias.zero_()
-            p_old = forward(model, None)[val_rollouts].numpy()
-            model.head[-1].weight.copy_(saved[0])
-            model.head[-1].bias.copy_(saved[1])
-        gain, se = _query_bootstrap_gain(p_new, p_old, y_val, q_val)
-        if gain - se > 0:
-            return next(h["val_auc"] for h in history if h["epoch"] == epoch), epoch
-    with torch.no_grad():
-        model.head[-1].weight.zero_()
-        model.head[-1].bias.zero_()
-    return anchor_auc, 0
+            logits.append(model.anchor(MemRewardGNN.anchor_x(graph, base_label_in)[val_ids]).squeeze(-1).numpy())
+        auc = _auc(memory.labels[val_ids].astype(np.int64), logits[0])
+        return _FoldRun(model, train_q, val_q, val_ids, 0, logits, [{"epoch": 0, "val_auc": auc}], anchor_info)
+    _, epoch, history = train_loop(
+        model, forward, y, sampler, torch.as_tensor(val_ids), cfg.fit.epochs, cfg.fit.lr, cfg.fit.weight_decay,
+        cfg.fit.patience, seed, val_logits=logits,
+    )  # fmt: skip
+    logger.info("fold seed %d: best held-out AUC %.4f at epoch %d", seed, history[epoch]["val_auc"], epoch)
+    return _FoldRun(model, train_q, val_q, val_ids, epoch, logits, history, anchor_info)
 
 
 def full_label_inputs(memory: ExperienceMemory) -> Tensor:

@@ -47,9 +47,9 @@ def structural_edges(rollout_query: np.ndarray) -> dict[S.EdgeType, torch.Tensor
 def agreement_edges(groups: EncodedGroups, cfg: GraphConfig, offset: int = 0) -> torch.Tensor:
     """Edges between rollouts of one group with the same answer cluster (both directions)."""
     src, dst = [], []
-    for sl in groups.group_slices():
+    for qi, sl in enumerate(groups.group_slices()):
         keys = groups.answer_keys[sl]
-        clusters = answer_clusters(keys, groups.answer_emb[sl], cfg.agreement_cosine)
+        clusters = answer_clusters(keys, groups.answer_emb[sl], cfg.agreement_cosine, groups.domains[qi])
         for c in np.unique(clusters):
             members = np.flatnonzero(clusters == c) + sl.start + offset
             if len(members) < 2:

@@ -15,7 +15,7 @@ import math
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-__all__ = ["grpo_advantages", "cag", "binary_metrics"]
+__all__ = ["grpo_advantages", "cag", "within_group_auc", "binary_metrics"]
 
 EPS = 1e-6
 
@@ -44,6 +44,23 @@ def cag(pred_rewards: np.ndarray, true_rewards: np.ndarray, groups: np.ndarray) 
     return float(np.mean(gaps)) if gaps else math.nan
 
 
+def within_group_auc(prob: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[float, int]:
+    """Mean AUC over groups that hold both right and wrong rollouts, and how many such groups.
+
+    GRPO only compares rollouts of one group, so this is the ranking it feels; pooled AUC also
+    rewards telling easy prompts from hard ones, which changes no advantage.
+    """
+    prob, y, groups = np.asarray(prob, dtype=np.float64), np.asarray(y), np.asarray(groups)
+    order = np.argsort(groups, kind="stable")
+    bounds = np.flatnonzero(np.diff(groups[order])) + 1
+    aucs = []
+    for idx in np.split(order, bounds):
+        yg = y[idx]
+        if 0 < yg.sum() < len(yg):
+            aucs.append(roc_auc_score(yg, prob[idx]))
+    return (float(np.mean(aucs)) if aucs else math.nan), len(aucs)
+
+
 def binary_metrics(
     prob: np.ndarray, y: np.ndarray, groups: np.ndarray, hard: np.ndarray | None = None
 ) -> dict[str, float]:
@@ -56,8 +73,9 @@ def binary_metrics(
         hard: ``[R]`` hard 0/1 predictions (default: ``prob >= 0.5``).
 
     Returns:
-        ``{"auc", "accuracy", "f1", "brier", "cag", "cag_soft", "n", "positive_rate"}``; AUC is NaN
-        when ``y`` has a single class.
+        ``{"auc", "auc_within", "mixed_groups", "accuracy", "f1", "brier", "cag", "cag_soft", "n",
+        "positive_rate"}``; AUC is NaN when ``y`` has a single class, ``auc_within`` (see
+        :func:`within_group_auc`) when no group is mixed.
     """
     prob = np.asarray(prob, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
@@ -67,8 +85,11 @@ def binary_metrics(
     fp = int(((hard == 1) & (y == 0)).sum())
     fn = int(((hard == 0) & (y == 1)).sum())
     f1 = 2 * tp / (2 * tp + fp + fn) if (2 * tp + fp + fn) else 0.0
+    auc_within, mixed = within_group_auc(prob, y, groups)
     return {
         "auc": auc,
+        "auc_within": auc_within,
+        "mixed_groups": mixed,
         "accuracy": float((hard == y).mean()) if len(y) else math.nan,
         "f1": float(f1),
         "brier": float(np.mean((prob - y) ** 2)) if len(y) else math.nan,

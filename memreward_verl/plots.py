@@ -25,8 +25,9 @@ def plot_roc(report: dict[str, Any], path: str | Path) -> Path:
         if len(np.unique(y)) < 2:
             continue
         fpr, tpr, _ = roc_curve(y, prob[test])
-        auc = report["methods"][name]["auc"]
-        ax.plot(fpr, tpr, label=f"{name} (AUC {auc:.3f})")
+        m = report["methods"][name]
+        within = "n/a" if m["auc_within"] is None or np.isnan(m["auc_within"]) else f"{m['auc_within']:.3f}"
+        ax.plot(fpr, tpr, label=f"{name} (AUC {m['auc']:.3f}, within-group {within})")
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title=f"ROC, {report['label_ratio']:.0%} labels")
     ax.legend(loc="lower right", fontsize=8)
@@ -56,16 +57,17 @@ def plot_calibration(report: dict[str, Any], path: str | Path, bins: int = 10) -
 
 
 def plot_label_curve(curve: dict[str, Any], path: str | Path) -> Path:
-    """AUC and CAG of each method against the label ratio."""
+    """AUC, within-group AUC and CAG of each method against the label ratio."""
     ratios = curve["ratios"]
     runs = [curve["runs"][str(r)] for r in ratios]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for name in runs[0]["methods"]:
-        for ax, metric in zip(axes, ("auc", "cag")):
+        for ax, metric in zip(axes, ("auc", "auc_within", "cag")):
             vals = [run["methods"][name][metric] for run in runs]
             ax.plot(ratios, [np.nan if v is None else v for v in vals], "o-", label=name)
     axes[0].set(xlabel="label ratio", ylabel="AUC (higher is better)")
-    axes[1].set(xlabel="label ratio", ylabel="mean CAG (lower is better)")
+    axes[1].set(xlabel="label ratio", ylabel="within-group AUC (what GRPO ranks)")
+    axes[2].set(xlabel="label ratio", ylabel="mean CAG (lower is better)")
     axes[0].legend(fontsize=8)
     return _save(fig, path)
 

@@ -42,7 +42,7 @@ from memreward_verl.acquisition.heldout import held_out_examples
 from memreward_verl.acquisition.online import AcquirerConfig
 from memreward_verl.acquisition.oracle import LabelOracle
 from memreward_verl.acquisition.probes import GroupView
-from memreward_verl.answers import answer_key
+from memreward_verl.answers import answer_key, unify_keys
 from memreward_verl.artifact import Artifact, ArtifactError, load_artifact, save_artifact
 from memreward_verl.config import TextConfig
 from memreward_verl.decision import single_answer
@@ -658,7 +658,10 @@ class MajorityVoteService(_GroupCollector):
         return answer_key(build_node_text(sample.question, sample.response, self.text).answer, sample.domain)
 
     async def _decide(self, group: _Group, timed_out: bool) -> list[GroupOutcome]:
-        keys = [self.answer_key(s) for s in group.samples]
+        # Equivalent answers (1/2 and 0.5) count as one, as in the offline vote's clusters.
+        keys = unify_keys(
+            [self.answer_key(s) for s in group.samples], group.samples[0].domain if group.samples else None
+        )
         n = len(keys)
         offer = self.desk is not None and not group.straggler  # as in MemoryService._decide
         if offer:

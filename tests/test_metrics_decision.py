@@ -50,3 +50,18 @@ def test_expected_cag_rule_is_better_in_expectation_on_calibrated_probabilities(
     ours = cag(hard_rewards(flat_p, g, rule="expected_cag"), flat_t, g)
     threshold = cag(hard_rewards(flat_p, g, rule="threshold"), flat_t, g)
     assert ours < threshold
+
+
+def test_within_group_auc_ignores_between_group_ranking():
+    from memreward_verl.metrics import within_group_auc
+
+    g = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    y = np.array([1, 0, 0, 1, 0, 1, 1, 1])
+    # Group 0 ranked right, group 1 ranked wrong; group 2 (all right) has no ranking to get right.
+    p = np.array([0.9, 0.1, 0.2, 0.5, 0.8, 0.4, 0.0, 0.0])
+    auc, mixed = within_group_auc(p, y, g)
+    assert mixed == 2 and auc == pytest.approx((1.0 + 0.0) / 2)
+    # A shift per group changes pooled AUC but not the within-group AUC.
+    assert within_group_auc(p + g * 10, y, g)[0] == pytest.approx(auc)
+    assert np.isnan(within_group_auc(p[6:], y[6:], g[6:])[0])
+    assert binary_metrics(p, y, g)["auc_within"] == pytest.approx(auc)

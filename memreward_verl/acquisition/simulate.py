@@ -378,7 +378,7 @@ def simulate_seed(
         "n_stream_groups": len(order),
         "n_warm_groups": len(warm_idx),
         "steps": len(steps),
-        "warm_fit": {k: v for k, v in labeler.fit_metrics.items() if k != "per_seed"},
+        "warm_fit": {k: v for k, v in labeler.fit_metrics.items() if k != "per_fold"},
         "fit_s": round(fit_s, 2),
         "runs": {},
         "_trained_on": {},

@@ -23,7 +23,7 @@ def plot_warmup(
     truth: np.ndarray | None = None,
     share: np.ndarray | None = None,
 ) -> Path:
-    """Three panels: validation AUC per training seed; predicted probabilities of the unlabelled
+    """Three panels: held-out AUC per cross-validation fold; predicted probabilities of the unlabelled
     rollouts (split by hidden truth when known); ROC of the GNN and the vote against that truth.
 
     Args:
@@ -33,12 +33,15 @@ def plot_warmup(
         share: ``[R]`` majority-vote share, drawn beside the GNN on the ROC panel.
     """
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
-    seeds = metrics["fit"].get("per_seed", [])
-    aucs = [float(s["val_auc"]) for s in seeds]
-    axes[0].bar([str(s["seed"]) for s in seeds], np.nan_to_num(aucs), color="tab:blue")
+    folds = metrics["fit"].get("per_fold", [])
+    aucs = [np.nan if f["val_auc"] is None else float(f["val_auc"]) for f in folds]
+    axes[0].bar([str(f["fold"]) for f in folds], np.nan_to_num(aucs), color="tab:blue")
     for i, a in enumerate(aucs):  # NaN: the validation prompts' rollouts were all one class
         axes[0].text(i, 0.02 if np.isnan(a) else a + 0.02, "n/a" if np.isnan(a) else f"{a:.3f}", ha="center")
-    axes[0].set(title=f"validation AUC per seed (anchor: {metrics['fit'].get('anchor')})", xlabel="seed", ylim=(0, 1))
+    fit = metrics["fit"]
+    kept = f"{fit.get('anchor')}" + (" + GNN" if fit.get("residual_kept") else "")
+    kept = "calibrated vote" if fit.get("fallback_to_vote") else kept
+    axes[0].set(title=f"held-out AUC per fold (served: {kept})", xlabel="fold", ylim=(0, 1))
     unl = ~labelled
     known = unl & (truth >= 0) if truth is not None else np.zeros_like(unl)
     bins = np.linspace(0, 1, 21)
