@@ -732,8 +732,8 @@ def _looks_math(key: str) -> bool:
 def _eligible(key: str, domain: str | None) -> bool:
     if len(key) > MAX_EQUIVALENCE_CHARS or "\n" in key:
         return False
-    if domain == "math":
-        return not _ISO_DATE.fullmatch(key)
+    # In math too: identifiers and words ("dollars_per_day", the variable a program answer printed)
+    # would reach sympy as products of symbols, which is slow and never a meaningful equivalence.
     return _looks_math(key)
 
 

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from memreward_verl.answers import _HASHES, extract_math_answer, last_boxed
@@ -217,7 +218,20 @@ def math_equal(pred: str, gold: str, timeout_s: float = 5.0) -> bool | None:
         return None
 
 
-_INTEGER = re.compile(r"0|-?[1-9]\d*")  # canonical integers only
+_PLAIN_NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:/[1-9]\d*)?")  # 12, -3.5, .5, 7/8
+
+
+def _plain_number(key: str) -> Fraction | None:
+    """The exact value of a plain decimal or fraction key, else ``None`` (math-verify decides those)."""
+    if not _PLAIN_NUMBER.fullmatch(key):
+        return None
+    num, _, den = key.partition("/")
+    return Fraction(num) / (Fraction(den) if den else 1)
+
+
+def _plain_equal(a: Fraction, b: Fraction) -> bool:
+    """Equal as math-verify would call two numbers: exactly, or within a relative 1e-6 (rounded decimals)."""
+    return a == b or abs(a - b) <= Fraction(1, 10**6) * max(1, abs(a), abs(b))
 
 
 def _classes_now(keys: list[str], timeout_s: float, budget_s: float) -> list[int]:
@@ -230,8 +244,8 @@ def _classes_now(keys: list[str], timeout_s: float, budget_s: float) -> list[int
         for c, rep in enumerate(reps):
             if key == rep:
                 same: bool | None = True
-            elif _INTEGER.fullmatch(key) and _INTEGER.fullmatch(rep):
-                same = False  # canonical integers: different strings, different numbers
+            elif (a := _plain_number(key)) is not None and (b := _plain_number(rep)) is not None:
+                same = _plain_equal(a, b)  # two plain numbers: no symbolic algebra needed (sympy is slow)
             elif time.monotonic() > deadline:
                 break
             else:
