@@ -50,7 +50,8 @@ def within_group_auc(prob: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tup
     GRPO only compares rollouts of one group, so this is the ranking it feels; pooled AUC also
     rewards telling easy prompts from hard ones, which changes no advantage.
     """
-    prob, y, groups = np.asarray(prob, dtype=np.float64), np.asarray(y), np.asarray(groups)
+    prob, y = np.asarray(prob, dtype=np.float64), np.asarray(y)
+    groups = np.unique(np.asarray(groups), return_inverse=True)[1]  # any id type (verl uids are strings)
     order = np.argsort(groups, kind="stable")
     bounds = np.flatnonzero(np.diff(groups[order])) + 1
     aucs = []

@@ -65,3 +65,4 @@ def test_within_group_auc_ignores_between_group_ranking():
     assert within_group_auc(p + g * 10, y, g)[0] == pytest.approx(auc)
     assert np.isnan(within_group_auc(p[6:], y[6:], g[6:])[0])
     assert binary_metrics(p, y, g)["auc_within"] == pytest.approx(auc)
+    assert within_group_auc(p, y, np.array([f"uid-{i}" for i in g]))[0] == pytest.approx(auc)  # string uids
