@@ -92,11 +92,16 @@ def embed_cached(
             return NodeEmbeddings.load(path)
     emb = embed_groups(list(queries), embedder, cfg, show_progress=True)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-        emb.save(tmp)
-        os.replace(tmp, path)
+        _write_atomically(path, emb.save)
     return emb
+
+
+def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """``write`` to a temporary sibling of ``path``, then rename: a reader never sees half a cache file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    write(tmp)
+    os.replace(tmp, path)
 
 
 def encode_cached(
@@ -132,10 +137,7 @@ def behaviour_cached(
             for b in json.loads(path.read_text(encoding="utf-8"))
         ]
     out = code_behaviour(queries, cfg, progress=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(out), encoding="utf-8")
-    os.replace(tmp, path)
+    _write_atomically(path, lambda tmp: tmp.write_text(json.dumps(out), encoding="utf-8"))
     return out
 
 
