@@ -141,7 +141,9 @@ def behaviour_cached(
     return out
 
 
-def _memreward(memory: ExperienceMemory, cfg: MemRewardConfig) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def _memreward(
+    memory: ExperienceMemory, cfg: MemRewardConfig
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
     result = fit_gnn(memory, cfg)
     prob = predict_memory(result.model, memory, cfg, result.graph).astype(np.float64)
     g = memory.groups
