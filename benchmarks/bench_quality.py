@@ -64,9 +64,10 @@ def _served(run: dict) -> str:
     fit = run.get("memreward_fit") or {}
     if not fit:
         return "?"
-    if fit.get("fallback_to_vote"):
-        return "vote"
-    return fit.get("anchor", "") + ("+gnn" if fit.get("residual_kept") else "")
+    served = fit.get("anchor", "") + ("+gnn" if fit.get("residual_kept") else "")
+    served = "vote" if fit.get("fallback_to_vote") else served
+    rule = {"threshold": "thr", "plurality": "plur", "expected_cag": "ecag"}.get(fit.get("hard_rule"))
+    return f"{served}/{rule}" if rule else served
 
 
 def table(results: dict, methods: list[str]) -> str:
@@ -76,7 +77,7 @@ def table(results: dict, methods: list[str]) -> str:
     """
     metrics = (("auc", "AUC", max), ("auc_within", "AUC-in", max), ("cag", "CAG", min))
     head = "| set | queries x rollouts | " + " | ".join(f"{m} {label}" for _, label, _ in metrics for m in methods)
-    rules = ("threshold", "expected_cag")
+    rules = ("threshold", "plurality", "expected_cag", "auto")
     head += " | " + " | ".join(f"memreward CAG {r}" for r in rules) + " | memreward served |"
     lines = [head, "|" + "---|" * (3 + len(metrics) * len(methods) + len(rules))]
 
@@ -121,11 +122,7 @@ def main() -> None:
     p.add_argument("--render", nargs="+", default=None, help="only merge these result JSONs into --out's .md table")
     args = p.parse_args()
     if args.render:
-        merged, methods = {}, None
-        for path in args.render:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-            merged.update(data["results"])
-            methods = methods or data["meta"]["methods"]
+        merged, methods = _merge([json.loads(Path(path).read_text(encoding="utf-8")) for path in args.render])
         md = table(merged, methods)
         Path(args.out).with_suffix(".md").write_text(md + "\n", encoding="utf-8")
         print(md)
@@ -155,13 +152,7 @@ def main() -> None:
             rep["wall_s"] = round(time.perf_counter() - t1, 1)
             runs.append(rep)
             aucs = " ".join(f"{m}={rep['methods'][m]['auc'] or float('nan'):.3f}" for m in methods)
-            fit = rep.get("memreward_fit", {})
-            chosen = (
-                "vote"
-                if fit.get("fallback_to_vote")
-                else fit.get("anchor", "") + ("+gnn" if fit.get("residual_kept") else "")
-            )
-            print(f"{name} seed {seed} ({rep['wall_s']} s): AUC {aucs}; memreward serves {chosen}", flush=True)
+            print(f"{name} seed {seed} ({rep['wall_s']} s): AUC {aucs}; memreward serves {_served(rep)}", flush=True)
         results[name] = {
             "n_queries": groups.num_queries,
             "n_rollouts": groups.num_rollouts,
@@ -170,6 +161,32 @@ def main() -> None:
         }
         _write(results, methods, args)  # after every set, so a long run leaves usable results
     print(table(results, methods))
+
+
+def _merge(files: list[dict]) -> tuple[dict, list[str]]:
+    """Results of several runs as one: a later file's methods replace an earlier one's for the same set and seed.
+
+    So a rerun of one method (e.g. ``--methods memreward`` after a change to it) overlays the
+    baselines of an earlier full run on the same data and seeds.
+    """
+    merged: dict = {}
+    seen: set[str] = set()
+    for data in files:
+        seen.update(data["meta"]["methods"])
+        for name, res in data["results"].items():
+            if name not in merged:
+                merged[name] = json.loads(json.dumps(res))
+                continue
+            old = {r["seed"]: r for r in merged[name]["runs"]}
+            for run in res["runs"]:
+                if run["seed"] not in old:
+                    merged[name]["runs"].append(run)
+                    continue
+                base = old[run["seed"]]
+                base["methods"].update(run["methods"])
+                if "memreward_fit" in run:
+                    base["memreward_fit"] = run["memreward_fit"]
+    return merged, [m for m in ALL_METHODS if m in seen]
 
 
 def _write(results: dict, methods: list[str], args: argparse.Namespace) -> None:

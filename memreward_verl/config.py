@@ -163,18 +163,16 @@ class FitConfig:
 class RewardConfig:
     """How predicted probabilities become rewards (offline evaluation and verl alike)."""
 
-    # "threshold": p >= threshold (the default, as in the paper); "expected_cag": per group, the
-    # hard rewards with the least expected advantage error under the predicted probabilities
-    # (decision.py). On MemReward's probabilities expected_cag was never worse than threshold in
-    # 8 measured runs (BENCHMARKS.md); it becomes the default once measured on every set.
-    hard_rule: str = "threshold"
+    # "threshold": p >= threshold (as in the paper); "plurality": the group's answer cluster with the
+    # highest mean probability; "expected_cag": per group, the hard rewards with the least expected
+    # advantage error under the probabilities; "auto": the one of these with the lowest CAG on the
+    # fit's out-of-fold predictions of labelled queries (decision.py; BENCHMARKS.md section 1).
+    hard_rule: str = "auto"
     threshold: float = 0.5
 
     def __post_init__(self) -> None:
-        _check(
-            self.hard_rule in ("expected_cag", "threshold"),
-            f"RewardConfig.hard_rule must be 'expected_cag' or 'threshold' (got {self.hard_rule!r})",
-        )
+        rules = ("auto", "threshold", "plurality", "expected_cag")
+        _check(self.hard_rule in rules, f"RewardConfig.hard_rule must be one of {list(rules)} (got {self.hard_rule!r})")
         _check(0.0 < self.threshold < 1.0, f"RewardConfig.threshold must be in (0, 1) (got {self.threshold})")
 
 

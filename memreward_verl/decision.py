@@ -10,15 +10,37 @@ single-answer domains (math, multiple choice) at most one cluster is right, so t
 cluster (or none); elsewhere (code, open tasks) clusters are drawn independently. GRPO
 only sees advantages, so a group the predictor is unsure about is better given equal rewards (zero
 advantage) than a coin-flip ranking: this rule does that automatically.
+
+``plurality``: per group, the rollouts of the answer cluster with the highest mean probability get 1
+(what majority voting does with its own shares; with learned probabilities the cluster may differ).
+
+``auto`` is not a rule here but a choice among these: the warm-up fit scores every rule by the CAG
+of its hard rewards on out-of-fold predictions of the labelled queries (:func:`choose_hard_rule`)
+and the reward uses the lowest. No rule wins everywhere (BENCHMARKS.md): plurality suits sets whose
+vote is strong, expected_cag sets where a group is often all wrong, threshold calibrated scores.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["hard_rewards", "group_expected_cag_choice", "HARD_RULES", "SINGLE_ANSWER_DOMAINS", "single_answer"]
+from memreward_verl.metrics import cag
 
-HARD_RULES = ("threshold", "expected_cag")
+__all__ = [
+    "hard_rewards",
+    "group_expected_cag_choice",
+    "choose_hard_rule",
+    "resolve_hard_rule",
+    "HARD_RULES",
+    "AUTO_RULE",
+    "SINGLE_ANSWER_DOMAINS",
+    "single_answer",
+]
+
+# In order of preference on a tie (the first is the paper's rule).
+HARD_RULES = ("threshold", "plurality", "expected_cag")
+# Chosen per artifact from out-of-fold CAG (the fit records the choice as ``hard_rule``).
+AUTO_RULE = "auto"
 # Domains whose tasks have one right final answer: at most one answer cluster of a group is right.
 SINGLE_ANSWER_DOMAINS = ("math", "qa")
 
@@ -69,6 +91,18 @@ def group_expected_cag_choice(
     return cands[int(np.argmin(gaps + 1e-3 * hamming))].astype(np.int64)
 
 
+def plurality_rewards(prob: np.ndarray, rollout_group: np.ndarray, clusters: np.ndarray) -> np.ndarray:
+    """1 for the rollouts of each group's answer cluster with the highest mean probability (ties: lowest id)."""
+    pairs, inv = np.unique(np.stack([rollout_group, clusters], 1), axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    mean = np.bincount(inv, weights=prob) / np.bincount(inv)
+    best = {}
+    for k, (g, _) in enumerate(pairs):  # pairs are sorted by group then cluster id
+        if g not in best or mean[k] > mean[best[g]]:
+            best[g] = k
+    return np.isin(inv, list(best.values())).astype(np.int64)
+
+
 def hard_rewards(
     prob: np.ndarray,
     rollout_group: np.ndarray,
@@ -86,7 +120,7 @@ def hard_rewards(
         rollout_group: ``[R]`` group id per rollout.
         clusters: ``[R]`` answer-cluster id per rollout (unique within a group); default: every
             rollout its own cluster.
-        rule: ``"threshold"`` or ``"expected_cag"``.
+        rule: one of :data:`HARD_RULES`.
         threshold: for ``"threshold"``.
         samples: Monte-Carlo draws per group for ``"expected_cag"``.
         seed: makes ``"expected_cag"`` deterministic.
@@ -96,9 +130,12 @@ def hard_rewards(
     prob = np.asarray(prob, dtype=np.float64)
     if rule == "threshold":
         return (prob >= threshold).astype(np.int64)
-    if rule != "expected_cag":
+    if rule not in HARD_RULES:
         raise ValueError(f"'rule' must be one of {HARD_RULES} (got {rule!r})")
+    rollout_group = np.asarray(rollout_group)
     clusters = np.arange(len(prob)) if clusters is None else np.asarray(clusters)
+    if rule == "plurality":
+        return plurality_rewards(prob, rollout_group, clusters)
     out = np.zeros(len(prob), dtype=np.int64)
     rng = np.random.default_rng(seed)
     for g in np.unique(rollout_group):
@@ -106,3 +143,37 @@ def hard_rewards(
         excl = bool(exclusive[m[0]]) if exclusive is not None else False
         out[m] = group_expected_cag_choice(prob[m], clusters[m], samples, rng, excl)
     return out
+
+
+def choose_hard_rule(
+    prob: np.ndarray,
+    y: np.ndarray,
+    rollout_group: np.ndarray,
+    clusters: np.ndarray,
+    exclusive: np.ndarray | None = None,
+    threshold: float = 0.5,
+    seed: int = 0,
+) -> tuple[str, dict[str, float]]:
+    """The hard rule with the lowest mean CAG of ``prob`` against true labels ``y``, and every rule's CAG.
+
+    ``prob`` must be out-of-sample (e.g. out-of-fold predictions of labelled queries): in-sample
+    scores are over-confident and would favour ``threshold``. Ties go to the earlier rule of
+    :data:`HARD_RULES`.
+    """
+    by_rule = {
+        rule: cag(hard_rewards(prob, rollout_group, clusters, rule, threshold, seed=seed, exclusive=exclusive), y,
+                  rollout_group)
+        for rule in HARD_RULES
+    }  # fmt: skip
+    best = min(HARD_RULES, key=lambda r: (round(by_rule[r], 9), HARD_RULES.index(r)))
+    return best, by_rule
+
+
+def resolve_hard_rule(rule: str, fit_metrics: dict | None) -> str:
+    """``rule``, or for ``auto`` the fit's choice (``threshold`` where the fit made none)."""
+    if rule != AUTO_RULE:
+        return rule
+    chosen = (fit_metrics or {}).get("hard_rule", "threshold")
+    if chosen not in HARD_RULES:
+        raise ValueError(f"fit metrics name an unknown hard_rule {chosen!r}; expected one of {list(HARD_RULES)}")
+    return chosen

@@ -23,7 +23,7 @@ import numpy as np
 
 from memreward_verl.baselines import BASELINES
 from memreward_verl.config import MemRewardConfig
-from memreward_verl.decision import HARD_RULES, hard_rewards, single_answer
+from memreward_verl.decision import HARD_RULES, hard_rewards, resolve_hard_rule, single_answer
 from memreward_verl.embed import Embedder, load_embedder
 from memreward_verl.fit import fit_gnn, predict_memory
 from memreward_verl.groups import (
@@ -226,8 +226,9 @@ def evaluate(
         cag_by_rule = None
         if name == "memreward":
             prob, by_rule, fit_metrics = _memreward(memory, cfg)
-            hard = by_rule[cfg.reward.hard_rule]
+            hard = by_rule[resolve_hard_rule(cfg.reward.hard_rule, fit_metrics)]
             cag_by_rule = {rule: cag(h[test], true[test], rq[test]) for rule, h in by_rule.items()}
+            cag_by_rule["auto"] = cag_by_rule[resolve_hard_rule("auto", fit_metrics)]
             report["memreward_fit"] = fit_metrics
         else:
             prob, hard = BASELINES[name](memory, cfg)

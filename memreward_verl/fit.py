@@ -33,6 +33,7 @@ from sklearn.metrics import roc_auc_score
 from torch import Tensor, nn
 
 from memreward_verl.config import MemRewardConfig
+from memreward_verl.decision import choose_hard_rule, single_answer
 from memreward_verl.gnn import NUM_NEIGHBOUR_FEATURES, MemRewardGNN
 from memreward_verl.graph import build_graph, query_label_inputs
 from memreward_verl.memory import ExperienceMemory
@@ -354,7 +355,9 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
     Returns:
         :class:`FitResult` whose ``metrics`` hold the OOF AUCs of the vote, the anchor and the
         anchor + residual (``oof_auc``), the kept choice (``residual_kept``, ``fallback_to_vote``),
-        the bootstrapped gains behind it, and fold 0's ``val_auc``/``best_epoch``.
+        the bootstrapped gains behind it, the hard rule with the lowest out-of-fold CAG
+        (``hard_rule``, ``oof_cag`` per rule; ``threshold`` without folds), and fold 0's
+        ``val_auc``/``best_epoch``.
 
     Raises:
         ValueError: with fewer than 2 labelled queries.
@@ -406,6 +409,12 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
             residual_kept=bool(keep_residual and not fallback),
             fallback_to_vote=bool(fallback),
         )
+        # The hard rule for ``hard_rule=auto``: judged on out-of-fold scores of what is served.
+        oof = _calibrated_vote_oof(memory, runs) if fallback else 1.0 / (1.0 + np.exp(-final))
+        exclusive = single_answer(g.domains)[rq[ids]]
+        clusters = g.cluster_ids(cfg.graph.agreement_cosine)[ids]
+        rule, cag_by_rule = choose_hard_rule(oof, y, q, clusters, exclusive, cfg.reward.threshold, cfg.fit.seed)
+        metrics.update(hard_rule=rule, oof_cag=cag_by_rule)
         if fallback or not keep_residual:
             with torch.no_grad():
                 served.model.head[-1].weight.zero_()
@@ -419,7 +428,7 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
             )  # fmt: skip
             metrics.update(served.anchor)
     else:  # one fold (or no anchor to fall back on): fold 0's early stopping decides
-        metrics.update(residual_kept=served.best_epoch > 0, fallback_to_vote=False)
+        metrics.update(residual_kept=served.best_epoch > 0, fallback_to_vote=False, hard_rule="threshold")
     # Fold 0's held-out metrics at the served weights.
     val_ids = served.val_rollouts
     served.model.eval()
@@ -464,6 +473,22 @@ def _fold_gain(memory: ExperienceMemory, run: _FoldRun, seed: int) -> tuple[floa
     y = memory.labels[run.val_rollouts].astype(np.int64)
     q = memory.groups.rollout_query[run.val_rollouts]
     return query_bootstrap_gain(run.logits[run.best_epoch], run.logits[0], y, q, seed=seed)
+
+
+def _calibrated_vote_oof(memory: ExperienceMemory, runs: list[_FoldRun]) -> np.ndarray:
+    """Out-of-fold probabilities of the calibrated vote (a logistic fit of the share per fold)."""
+    g, labels = memory.groups, memory.labels
+    share = g.feats[:, :1].astype(np.float64)
+    out = []
+    for r in runs:
+        train_ids = np.flatnonzero(np.isin(g.rollout_query, r.train_q) & (labels >= 0))
+        y = labels[train_ids].astype(np.int64)
+        if len(np.unique(y)) < 2:
+            out.append(np.full(len(r.val_rollouts), float(y.mean()) if len(y) else 0.5))
+            continue
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit(share[train_ids], y)
+        out.append(lr.predict_proba(share[r.val_rollouts])[:, 1])
+    return np.concatenate(out)
 
 
 def _label_inputs(memory: ExperienceMemory, queries: np.ndarray) -> Tensor:

@@ -66,3 +66,34 @@ def test_within_group_auc_ignores_between_group_ranking():
     assert np.isnan(within_group_auc(p[6:], y[6:], g[6:])[0])
     assert binary_metrics(p, y, g)["auc_within"] == pytest.approx(auc)
     assert within_group_auc(p, y, np.array([f"uid-{i}" for i in g]))[0] == pytest.approx(auc)  # string uids
+
+
+def test_plurality_rule_rewards_the_cluster_with_the_highest_mean_probability():
+    p = np.array([0.9, 0.2, 0.8, 0.3, 0.6, 0.1])
+    g = np.array([0, 0, 0, 1, 1, 1])
+    clusters = np.array([5, 5, 6, 1, 2, 2])
+    # Group 0: cluster 6 (0.8) beats cluster 5 (mean 0.55); group 1: cluster 2 (0.35) beats cluster 1 (0.3).
+    assert hard_rewards(p, g, clusters, rule="plurality").tolist() == [0, 0, 1, 0, 1, 1]
+    # Without clusters every rollout is its own cluster: the single most likely rollout per group.
+    assert hard_rewards(p, g, rule="plurality").tolist() == [1, 0, 0, 0, 1, 0]
+
+
+def test_choose_hard_rule_picks_the_lowest_cag_and_prefers_threshold_on_ties():
+    from memreward_verl.decision import HARD_RULES, choose_hard_rule, resolve_hard_rule
+
+    g = np.repeat(np.arange(40), 4)
+    clusters = np.tile([0, 0, 1, 2], 40) + 10 * g
+    # Probabilities all below 0.5 but ranking the true cluster first: threshold gives all-0 (zero
+    # advantages, a large gap), plurality recovers the truth exactly.
+    p = np.tile([0.4, 0.4, 0.2, 0.1], 40)
+    y = np.tile([1, 1, 0, 0], 40)
+    rule, by_rule = choose_hard_rule(p, y, g, clusters, np.ones(len(p), dtype=bool))
+    assert rule == "plurality" and set(by_rule) == set(HARD_RULES)
+    assert by_rule["plurality"] == pytest.approx(0, abs=1e-4) and by_rule["threshold"] > 1.0
+    # Confident, right probabilities: every rule is exact, and the tie goes to threshold.
+    rule, by_rule = choose_hard_rule(np.tile([0.99, 0.99, 0.01, 0.01], 40), y, g, clusters)
+    assert rule == "threshold" and max(by_rule.values()) == pytest.approx(0, abs=1e-4)
+    assert resolve_hard_rule("auto", {"hard_rule": "plurality"}) == "plurality"
+    assert resolve_hard_rule("auto", {}) == "threshold" and resolve_hard_rule("expected_cag", {}) == "expected_cag"
+    with pytest.raises(ValueError, match="hard_rule"):
+        resolve_hard_rule("auto", {"hard_rule": "median"})

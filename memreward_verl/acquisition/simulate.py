@@ -46,7 +46,7 @@ from memreward_verl.acquisition.oracle import LabelOracle, RecordedLabelOracle, 
 from memreward_verl.acquisition.probes import GroupView
 from memreward_verl.acquisition.strategies import STRATEGIES, StrategyConfig, make_strategy
 from memreward_verl.config import MemRewardConfig
-from memreward_verl.decision import hard_rewards, single_answer
+from memreward_verl.decision import hard_rewards, resolve_hard_rule, single_answer
 from memreward_verl.features import GROUP_FEATURES
 from memreward_verl.groups import EncodedGroups
 from memreward_verl.rollouts import Query
@@ -158,7 +158,7 @@ class PseudoLabeler:
             probs[rollouts],
             self.groups.rollout_query[rollouts],
             self.clusters[rollouts],
-            rule=r.hard_rule,
+            rule=resolve_hard_rule(r.hard_rule, self.fit_metrics),
             threshold=r.threshold,
             exclusive=self.exclusive[rollouts],
         )
