@@ -16,7 +16,7 @@ advantage) than a coin-flip ranking: this rule does that automatically.
 
 ``auto`` is not a rule here but a choice among these: the warm-up fit scores every rule by the CAG
 of its hard rewards on out-of-fold predictions of the labelled queries (:func:`choose_hard_rule`)
-and the reward uses the lowest. No rule wins everywhere (BENCHMARKS.md): plurality suits sets whose
+and leaves ``threshold`` only for a rule whose CAG is lower by more than noise. No rule wins everywhere (BENCHMARKS.md): plurality suits sets whose
 vote is strong, expected_cag sets where a group is often all wrong, threshold calibrated scores.
 """
 
@@ -145,6 +145,17 @@ def hard_rewards(
     return out
 
 
+def _group_gaps(pred: np.ndarray, y: np.ndarray, rollout_group: np.ndarray) -> np.ndarray:
+    """CAG of each group (in ``np.unique`` order of ``rollout_group``)."""
+    return np.array(
+        [cag(pred[m], y[m], rollout_group[m]) for m in (rollout_group == g for g in np.unique(rollout_group))]
+    )
+
+
+# Fewer groups than this are no evidence that another rule beats threshold.
+MIN_RULE_GROUPS = 5
+
+
 def choose_hard_rule(
     prob: np.ndarray,
     y: np.ndarray,
@@ -153,19 +164,33 @@ def choose_hard_rule(
     exclusive: np.ndarray | None = None,
     threshold: float = 0.5,
     seed: int = 0,
+    min_gain_z: float = 1.0,
 ) -> tuple[str, dict[str, float]]:
-    """The hard rule with the lowest mean CAG of ``prob`` against true labels ``y``, and every rule's CAG.
+    """The hard rule for ``auto`` and every rule's mean CAG of ``prob`` against true labels ``y``.
 
-    ``prob`` must be out-of-sample (e.g. out-of-fold predictions of labelled queries): in-sample
-    scores are over-confident and would favour ``threshold``. Ties go to the earlier rule of
-    :data:`HARD_RULES`.
+    ``threshold`` stays unless another rule's CAG is lower by ``min_gain_z`` standard errors of the
+    paired per-group difference (the largest such lower bound wins), on at least
+    :data:`MIN_RULE_GROUPS` groups: on a handful of labelled queries the rules' CAGs differ by
+    noise, and a rule picked by noise is worse than the default on new prompts. ``prob`` must be
+    out-of-sample (e.g. out-of-fold predictions of labelled queries): in-sample scores are
+    over-confident.
     """
-    by_rule = {
-        rule: cag(hard_rewards(prob, rollout_group, clusters, rule, threshold, seed=seed, exclusive=exclusive), y,
-                  rollout_group)
+    rollout_group = np.asarray(rollout_group)
+    gaps = {
+        rule: _group_gaps(
+            hard_rewards(prob, rollout_group, clusters, rule, threshold, seed=seed, exclusive=exclusive), y,
+            rollout_group,
+        )
         for rule in HARD_RULES
     }  # fmt: skip
-    best = min(HARD_RULES, key=lambda r: (round(by_rule[r], 9), HARD_RULES.index(r)))
+    by_rule = {rule: float(g.mean()) if len(g) else float("nan") for rule, g in gaps.items()}
+    best, best_bound = "threshold", 0.0
+    if len(gaps["threshold"]) >= MIN_RULE_GROUPS:
+        for rule in HARD_RULES[1:]:
+            diff = gaps["threshold"] - gaps[rule]
+            bound = diff.mean() - min_gain_z * diff.std(ddof=1) / np.sqrt(len(diff))
+            if bound > best_bound:
+                best, best_bound = rule, float(bound)
     return best, by_rule
 
 

@@ -413,7 +413,7 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
         oof = _calibrated_vote_oof(memory, runs) if fallback else 1.0 / (1.0 + np.exp(-final))
         exclusive = single_answer(g.domains)[rq[ids]]
         clusters = g.cluster_ids(cfg.graph.agreement_cosine)[ids]
-        rule, cag_by_rule = choose_hard_rule(oof, y, q, clusters, exclusive, cfg.reward.threshold, cfg.fit.seed)
+        rule, cag_by_rule = choose_hard_rule(oof, y, q, clusters, exclusive, cfg.reward.threshold, cfg.fit.seed, z)
         metrics.update(hard_rule=rule, oof_cag=cag_by_rule)
         if fallback or not keep_residual:
             with torch.no_grad():

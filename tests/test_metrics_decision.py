@@ -78,7 +78,7 @@ def test_plurality_rule_rewards_the_cluster_with_the_highest_mean_probability():
     assert hard_rewards(p, g, rule="plurality").tolist() == [1, 0, 0, 0, 1, 0]
 
 
-def test_choose_hard_rule_picks_the_lowest_cag_and_prefers_threshold_on_ties():
+def test_choose_hard_rule_leaves_threshold_only_for_a_clear_gain():
     from memreward_verl.decision import HARD_RULES, choose_hard_rule, resolve_hard_rule
 
     g = np.repeat(np.arange(40), 4)
@@ -93,6 +93,12 @@ def test_choose_hard_rule_picks_the_lowest_cag_and_prefers_threshold_on_ties():
     # Confident, right probabilities: every rule is exact, and the tie goes to threshold.
     rule, by_rule = choose_hard_rule(np.tile([0.99, 0.99, 0.01, 0.01], 40), y, g, clusters)
     assert rule == "threshold" and max(by_rule.values()) == pytest.approx(0, abs=1e-4)
+    # Too few groups are no evidence: threshold stays although plurality is better on these four.
+    assert choose_hard_rule(p[:16], y[:16], g[:16], clusters[:16])[0] == "threshold"
+    # A gain that is noise (half the groups favour plurality, half threshold) does not move the rule.
+    mixed_p = np.concatenate([p[:80], np.tile([0.6, 0.6, 0.7, 0.1], 20)])
+    rule, by_rule = choose_hard_rule(mixed_p, y, g, clusters, min_gain_z=3.0)
+    assert rule == "threshold"
     assert resolve_hard_rule("auto", {"hard_rule": "plurality"}) == "plurality"
     assert resolve_hard_rule("auto", {}) == "threshold" and resolve_hard_rule("expected_cag", {}) == "expected_cag"
     with pytest.raises(ValueError, match="hard_rule"):
