@@ -44,7 +44,7 @@ try:  # verl >= 0.6 names the batch API's base class; 0.5 has none (any callable
 except ImportError:  # verl 0.5
     _Base = object
 
-__all__ = ["MemRewardBatchManager", "OPTIONS_KEY"]
+__all__ = ["MemRewardBatchManager", "OPTIONS_KEY", "setup_worker"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,15 @@ def _options(reward_kwargs: dict[str, Any]) -> MemRewardOptions:
         return MemRewardOptions.from_mapping(reward_kwargs)
     except ValueError as exc:
         raise ValueError(str(exc).replace("reward.reward_kwargs", OPTIONS_KEY)) from None
+
+
+def setup_worker() -> None:
+    """Ray ``worker_process_setup_hook`` (verl 0.5/0.6): importing this module registered ``memreward``.
+
+    verl looks the name up in its TaskRunner actor, a process where no user code runs; Ray calls this
+    hook in every worker process of the job, so the registration happens there too.
+    """
+    logger.debug("memreward batch reward manager registered in verl %s", VERL.version)
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
