@@ -91,8 +91,8 @@ def detect_verl(version: str | None = None) -> VerlApi:
             f"verl {version} is not supported: memreward works with verl >={MIN_VERSION},<{MAX_VERSION} "
             "(0.5-0.7.0 through the batch reward-manager API, 0.7.1 on through the reward loop; see docs/compat.md)"
         )
-    # A pre-release of 0.7.1 is still the batch API; compare the release number only.
-    api = "reward_loop" if Version(parsed.base_version) >= REWARD_LOOP_SINCE else "batch"
+    # A pre-release of 0.7.1 sorts before 0.7.1: it is treated as the batch API, like 0.7.0.
+    api = "reward_loop" if parsed >= REWARD_LOOP_SINCE else "batch"
     return VerlApi(version=version, api=api)
 
 
