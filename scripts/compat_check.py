@@ -80,6 +80,10 @@ def score_batch_api(version: str, config, batch, out_file: Path) -> tuple[np.nda
             tokenizer = hf_tokenizer(config.actor_rollout_ref.model.path)
             kwargs = config.reward_model.get("reward_kwargs", {})
             reward_fn = load_reward_manager(config, tokenizer, num_examine=0, **kwargs)
+            from verl.workers.reward_manager import get_reward_manager_cls
+
+            if get_reward_manager_cls("memreward") is not type(reward_fn):  # verl's legacy registry holds it too
+                raise Mismatch(f"verl's registry does not yield the loaded {type(reward_fn).__name__} as 'memreward'")
             tensor, extra = compute_reward(batch, reward_fn)
             out = {"rewards": tensor.sum(-1).tolist(), "extra": {k: list(v) for k, v in extra.items()}}
             out_file.write_text(json.dumps(out))

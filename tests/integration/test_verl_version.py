@@ -101,3 +101,15 @@ def test_legacy_registry_from_the_plugin():
 
     assert get_reward_manager_cls("memreward") is legacy.MemRewardBatchManager
     assert legacy.VERL == detect_verl()
+
+
+@pytest.mark.parametrize("version", ["0.5.0", "0.6.1", "0.7.0", "0.7.1", "0.8.0", "0.9.1"])
+def test_docs_show_the_overrides_of_every_version(version):
+    """docs/compat.md shows each version's entry and manager overrides exactly as verl_usage makes them."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "compat.md").read_text()
+    usage = verl_usage(version)
+    assert usage.entry in text
+    for override in usage.overrides:
+        assert override in text, override
