@@ -138,6 +138,14 @@ def test_unlabelled_reward_ignores_ground_truth(legacy, tokenizer, online_querie
     assert a["reward_extra_info"]["hidden_gt"] != b["reward_extra_info"]["hidden_gt"]
 
 
+def test_validation_batch_gets_the_verifier(legacy, tokenizer, online_queries):
+    """verl's _validate marks its batch meta_info["validate"]: even train-split unlabelled prompts get the verifier."""
+    specs = queries_to_specs(online_queries[:1])
+    out = legacy(make_batch(specs, tokenizer, meta_info={"validate": True}), return_dict=True)
+    assert set(out["reward_extra_info"]["reward_source"]) == {"validation"}
+    assert list(_rewards(out)) == [verify("openai/gsm8k", s["response"], s["ground_truth"]) for s in specs]
+
+
 def test_extra_info_keys_and_tensor_mode(legacy, scored, tokenizer, online_queries):
     """reward_extra_info holds the reward loop's fixed keys, one value per sample; return_dict=False a tensor."""
     specs, _, out, _ = scored
