@@ -146,6 +146,36 @@ def test_validation_batch_gets_the_verifier(legacy, tokenizer, online_queries):
     assert list(_rewards(out)) == [verify("openai/gsm8k", s["response"], s["ground_truth"]) for s in specs]
 
 
+def test_async_reward_in_a_ray_task(legacy, tokenizer, online_queries, artifact_dir):
+    """reward_model.launch_reward_fn_async: verl 0.5 ships the manager to a Ray task, 0.6/0.7.0 build one there.
+
+    Both shapes score through the same named memory worker and match the manager called in place.
+    """
+
+    def shipped(manager, batch):  # verl 0.5: compute_reward_async.remote(data=batch, reward_fn=self.reward_fn)
+        return manager(batch, return_dict=True)
+
+    def built(tokenizer, kwargs, batch):  # verl 0.6/0.7.0: the task loads the manager from the config
+        from verl.workers.reward_manager import get_reward_manager_cls
+
+        import memreward_verl.integration.legacy  # noqa: F401  (what the set-up hook or importlib does there)
+
+        manager = get_reward_manager_cls("memreward")(tokenizer=tokenizer, num_examine=0, **kwargs)
+        return manager(batch, return_dict=True)
+
+    specs = queries_to_specs(online_queries[1:2])
+    here = _rewards(legacy(make_batch(specs, tokenizer), return_dict=True))
+    kwargs = {"artifact_dir": artifact_dir, "worker_name": "mw_legacy", "group_timeout_s": 600.0}
+    for uid_suffix in ("-shipped", "-built"):
+        batch = make_batch([dict(s, uid=s["uid"] + uid_suffix) for s in specs], tokenizer)  # a fresh group
+        if uid_suffix == "-shipped":
+            out = ray.get(ray.remote(shipped).remote(legacy, batch))
+        else:
+            out = ray.get(ray.remote(built).remote(tokenizer, kwargs, batch))
+        assert set(out["reward_extra_info"]["reward_source"]) == {"predicted"}
+        assert np.array_equal(_rewards(out), here)
+
+
 def test_extra_info_keys_and_tensor_mode(legacy, scored, tokenizer, online_queries):
     """reward_extra_info holds the reward loop's fixed keys, one value per sample; return_dict=False a tensor."""
     specs, _, out, _ = scored
