@@ -248,3 +248,35 @@ def test_acquisition_buys_whole_groups(ray_cluster, artifact_dir, tokenizer, tmp
     assert set(info["reward_source"]) == {"acquired"}
     assert list(_rewards(out)) == [verify("openai/gsm8k", s["response"], s["ground_truth"]) for s in specs]
     assert all(b == 1.0 for b in info["acq_bought"])
+
+
+def test_same_reward_as_the_reward_loop_manager(legacy, tokenizer, tokenizer_dir, arith_queries, online_queries):
+    """On one batch, the batch adapter and MemRewardManager.run_single give the same reward and extra info."""
+    import asyncio
+
+    from memreward_verl.integration.manager import MemRewardManager
+    from memreward_verl.integration.testing import compose_verl_config
+
+    kwargs = {"artifact_dir": legacy.opts.artifact_dir, "worker_name": "mw_legacy", "group_timeout_s": 600.0}
+    cfg = compose_verl_config(tokenizer_dir, kwargs, ["actor_rollout_ref.rollout.n=8"])
+    loop_manager = MemRewardManager(config=cfg, tokenizer=tokenizer, compute_score=None)
+    validation = arithmetic_rollouts(n_queries=1, n_rollouts=8, seed=12)
+    base = queries_to_specs(arith_queries[:1]) + queries_to_specs(online_queries[2:])
+    base += queries_to_specs(validation, split="test")
+
+    def fresh(tag):  # new uids per path: the shared worker decides each uid once
+        return make_batch([dict(s, uid=s["uid"] + tag) for s in base], tokenizer)
+
+    batch_out = legacy(fresh("-batch"), return_dict=True)
+    rows = fresh("-loop")
+
+    async def per_sample():
+        return await asyncio.gather(*(loop_manager.run_single(rows[i : i + 1]) for i in range(len(rows))))
+
+    loop_out = asyncio.run(per_sample())
+    assert list(_rewards(batch_out)) == [r["reward_score"] for r in loop_out]
+    for key in EXTRA_KEYS:
+        ours = batch_out["reward_extra_info"][key]
+        theirs = [r["reward_extra_info"][key] for r in loop_out]
+        same = [a == b or (isinstance(a, float) and np.isnan(a) and np.isnan(b)) for a, b in zip(ours, theirs)]
+        assert all(same), key
