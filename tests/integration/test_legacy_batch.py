@@ -201,11 +201,16 @@ def test_bad_input_is_named(legacy, tokenizer, online_queries, artifact_dir):
 
 
 def test_majority_vote_mode(ray_cluster, tokenizer, online_queries, embedder, tmp_path):
-    """reward_mode=majority_vote: file-labelled prompts get the verifier, the others the offline vote's pseudo-label."""
+    """reward_mode=majority_vote: file-labelled prompts get the verifier, the others the offline vote; reward_log."""
     labelled = tmp_path / "labelled.json"
     labelled.write_text(json.dumps({"query_ids": [online_queries[0].query_id]}))
+    log = tmp_path / "rewards.jsonl"
     manager = _legacy_manager(
-        tokenizer, reward_mode="majority_vote", labelled_ids_file=str(labelled), worker_name="mw_legacy_vote"
+        tokenizer,
+        reward_mode="majority_vote",
+        labelled_ids_file=str(labelled),
+        worker_name="mw_legacy_vote",
+        reward_log=str(log),
     )
     try:
         specs = queries_to_specs(online_queries)
@@ -225,6 +230,10 @@ def test_majority_vote_mode(ray_cluster, tokenizer, online_queries, embedder, tm
         else:
             assert src[i] == "predicted" and rewards[i] == plurality[(s["extra_info"]["query_id"], s["response"])]
             assert out["reward_extra_info"]["hidden_gt"][i] == truth
+    records = [json.loads(line) for line in log.read_text().splitlines()]  # written before the batch returned
+    assert [r["reward"] for r in records] == list(rewards)
+    assert [r["reward_source"] for r in records] == list(src)
+    assert {r["reward_mode"] for r in records} == {"majority_vote"}
 
 
 def test_acquisition_buys_whole_groups(ray_cluster, artifact_dir, tokenizer, tmp_path):
