@@ -289,3 +289,25 @@ def test_same_reward_as_the_reward_loop_manager(legacy, tokenizer, tokenizer_dir
         theirs = [r["reward_extra_info"][key] for r in loop_out]
         same = [a == b or (isinstance(a, float) and np.isnan(a) and np.isnan(b)) for a, b in zip(ours, theirs)]
         assert all(same), key
+
+
+def test_grow_memory_from_a_batch(ray_cluster, artifact_dir, tokenizer, arith_queries, tmp_path):
+    """grow_memory: a labelled group of the batch joins the worker's memory with the group size the batch had."""
+    manager = _legacy_manager(
+        tokenizer, artifact_dir=artifact_dir, worker_name="mw_legacy_grow", grow_memory=True, state_dir=str(tmp_path)
+    )
+    try:
+        before = ray.get(manager.worker.handle.stats.remote())["memory_queries"]
+        specs = queries_to_specs(arith_queries[3:4])[:6]  # 6 of the 8 rollouts: the batch decides the size
+        out = manager(make_batch(specs, tokenizer), return_dict=True)
+        assert set(out["reward_extra_info"]["reward_source"]) == {"ground_truth"}
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # growing runs after the rewards were returned
+            stats = ray.get(manager.worker.handle.stats.remote())
+            if stats.get("grown_groups", 0) == 1:
+                break
+            time.sleep(0.5)
+        assert stats["grown_groups"] == 1 and stats["memory_queries"] == before + 1
+        assert stats.get("grow_groups_timed_out", 0) == 0
+    finally:
+        ray.kill(ray.get_actor("mw_legacy_grow"), no_restart=True)
