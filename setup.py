@@ -27,7 +27,9 @@ setup(
     include_package_data=True,
     install_requires=[
         "torch>=2.4",
-        "verl>=0.9,<0.10",
+        # Every verl minor from 0.5 to 0.9 (integration/verl_version.py): installing beside an existing verl keeps it.
+        "verl>=0.5,<0.10",
+        "packaging>=20",  # reads verl's version (verl_version.py)
         "torch-geometric>=2.5",
         "faiss-cpu>=1.8",
         "ray[default]>=2.41",

@@ -10,6 +10,11 @@ import logging
 logger = logging.getLogger(__name__)
 
 try:
-    from memreward_verl.integration import manager as _manager  # noqa: F401  (registers "memreward")
+    from memreward_verl.integration.verl_version import detect_verl
+
+    if detect_verl().api == "batch":  # verl < 0.7.1: the name lives in verl.workers.reward_manager
+        from memreward_verl.integration import legacy as _manager  # noqa: F401  (registers "memreward")
+    else:
+        from memreward_verl.integration import manager as _manager  # noqa: F401  (registers "memreward")
 except Exception as exc:  # keep verl importable; say why the name will be unknown
     logger.warning("memreward verl plugin failed to load; reward manager 'memreward' is unavailable: %r", exc)
