@@ -11,13 +11,14 @@ cluster (or none); elsewhere (code, open tasks) clusters are drawn independently
 only sees advantages, so a group the predictor is unsure about is better given equal rewards (zero
 advantage) than a coin-flip ranking: this rule does that automatically.
 
-``plurality``: per group, the rollouts of the answer cluster with the highest mean probability get 1
-(what majority voting does with its own shares; with learned probabilities the cluster may differ).
+``plurality``: per group, the rollouts of the answer cluster(s) with the highest mean probability
+get 1 (what majority voting does with its own shares; with learned probabilities the cluster may
+differ).
 
 ``auto`` is not a rule here but a choice among these: the warm-up fit scores every rule by the CAG
 of its hard rewards on out-of-fold predictions of the labelled queries (:func:`choose_hard_rule`)
-and leaves ``threshold`` only for a rule whose CAG is lower by more than noise. No rule wins everywhere (BENCHMARKS.md): plurality suits sets whose
-vote is strong, expected_cag sets where a group is often all wrong, threshold calibrated scores.
+and leaves ``threshold`` only for a rule whose CAG is lower by more than noise. No rule wins on
+every set (BENCHMARKS.md section 1).
 """
 
 from __future__ import annotations
@@ -92,15 +93,19 @@ def group_expected_cag_choice(
 
 
 def plurality_rewards(prob: np.ndarray, rollout_group: np.ndarray, clusters: np.ndarray) -> np.ndarray:
-    """1 for the rollouts of each group's answer cluster with the highest mean probability (ties: lowest id)."""
+    """1 for the rollouts of each group's answer cluster(s) with the highest mean probability.
+
+    Clusters tied at the top all get 1, as in majority voting (a 1-1-1-1 group gets equal rewards,
+    no advantage, rather than an arbitrary winner).
+    """
     pairs, inv = np.unique(np.stack([rollout_group, clusters], 1), axis=0, return_inverse=True)
     inv = inv.reshape(-1)
     mean = np.bincount(inv, weights=prob) / np.bincount(inv)
-    best = {}
-    for k, (g, _) in enumerate(pairs):  # pairs are sorted by group then cluster id
-        if g not in best or mean[k] > mean[best[g]]:
-            best[g] = k
-    return np.isin(inv, list(best.values())).astype(np.int64)
+    group_of_pair = np.unique(pairs[:, 0], return_inverse=True)[1].reshape(-1)
+    top = np.full(group_of_pair.max() + 1, -np.inf)
+    np.maximum.at(top, group_of_pair, mean)
+    winner = mean >= top[group_of_pair] - 1e-12
+    return winner[inv].astype(np.int64)
 
 
 def hard_rewards(

@@ -76,6 +76,8 @@ def test_plurality_rule_rewards_the_cluster_with_the_highest_mean_probability():
     assert hard_rewards(p, g, clusters, rule="plurality").tolist() == [0, 0, 1, 0, 1, 1]
     # Without clusters every rollout is its own cluster: the single most likely rollout per group.
     assert hard_rewards(p, g, rule="plurality").tolist() == [1, 0, 0, 0, 1, 0]
+    # Clusters tied at the top all get 1, as the vote does (no arbitrary winner, no advantage).
+    assert hard_rewards(np.array([0.25] * 4), np.zeros(4, int), np.arange(4), rule="plurality").tolist() == [1] * 4
 
 
 def test_choose_hard_rule_leaves_threshold_only_for_a_clear_gain():
