@@ -39,7 +39,6 @@ import numpy as np
 
 from memreward_verl.acquisition.desk import AcquisitionDesk, DeskConfig
 from memreward_verl.acquisition.heldout import held_out_examples
-from memreward_verl.acquisition.online import AcquirerConfig
 from memreward_verl.acquisition.oracle import LabelOracle
 from memreward_verl.acquisition.probes import GroupView
 from memreward_verl.answers import answer_key, unify_keys
@@ -51,6 +50,7 @@ from memreward_verl.groups import EncodedGroups, encode_groups
 from memreward_verl.memory import ExperienceMemory
 from memreward_verl.reward import AcquisitionInfo, RewardRule, RewardSample, majority_vote_rewards
 from memreward_verl.rollouts import Query, Rollout
+from memreward_verl.serve.options import AcquireOptions, CollectOptions
 from memreward_verl.text import build_node_text
 
 __all__ = [
@@ -67,52 +67,13 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-ON_TIMEOUT = ("partial", "neutral", "error")
-
 
 class GroupTimeoutError(TimeoutError):
     """A group did not complete in time and ``on_timeout="error"``."""
 
 
-@dataclass
-class ServiceConfig:
-    """How the service collects groups and grows its memory (mirrors the verl options)."""
-
-    group_timeout_s: float = 300.0
-    on_timeout: str = "partial"
-    # Most texts per embedder forward pass (similar lengths only; see embed.py).
-    embed_batch_size: int = 4
-    grow_memory: bool = False
-    refit_every: int = 0
-    state_dir: str | None = None
-    # Closed uids remembered to recognise stragglers.
-    max_closed_uids: int = 100_000
-    # Embeddings of recent texts kept for reuse (384 floats each: 20k texts take 31 MB).
-    max_cached_texts: int = 20_000
-    # Most queued texts handed to the embedder in one turn of the worker thread; group scoring
-    # waits at most one turn.
-    embed_chunk: int = 64
-    # Online label acquisition (None: off); see MemoryService.
-    acquisition: AcquirerConfig | None = None
-    # Without global_steps in the samples: a new acquisition step after this many offered groups
-    # (None: one running step, so the budget fraction holds over all groups so far).
-    acquisition_step_groups: int | None = None
-    # A prompt bought once gets the oracle's rewards in later steps, free of budget (acquisition/desk.py).
-    acquisition_reuse: bool = True
-    # Learning strategies (care, hybrid) first learn from the artifact's validation groups
-    # (acquisition/heldout.py); off: they learn from bought groups only.
-    acquisition_warm_start: bool = True
-
-    def __post_init__(self) -> None:
-        if self.on_timeout not in ON_TIMEOUT:
-            raise ValueError(f"'on_timeout' must be one of {list(ON_TIMEOUT)} (got {self.on_timeout!r})")
-        if self.group_timeout_s <= 0:
-            raise ValueError(f"'group_timeout_s' must be > 0 (got {self.group_timeout_s})")
-        for name in ("embed_batch_size", "max_cached_texts", "embed_chunk"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"'{name}' must be >= 1 (got {getattr(self, name)})")
-        if self.grow_memory and not self.state_dir:
-            raise ValueError("'state_dir' is required when grow_memory is on")
+# The service's config is the ``collect`` section of the job's options (serve/options.py), not a copy.
+ServiceConfig = CollectOptions
 
 
 @dataclass(frozen=True)
@@ -185,9 +146,12 @@ class _GroupCollector(abc.ABC):
     rewards are decided (:meth:`_decide`); timeouts, stragglers and failures are handled here.
     """
 
-    def __init__(self, rule: RewardRule, cfg: ServiceConfig, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, rule: RewardRule, cfg: CollectOptions, clock: Callable[[], float], acquire: AcquireOptions | None
+    ) -> None:
         self.rule = rule
         self.cfg = cfg
+        self.acquire = acquire if acquire is not None and acquire.enabled else None
         self.clock = clock
         self.counters: Counter[str] = Counter()
         self._groups: dict[tuple[str, str], _Group] = {}
@@ -227,16 +191,11 @@ class _GroupCollector(abc.ABC):
         return self.desk.state() if self.desk is not None else {}
 
     def _make_desk(self, oracle: LabelOracle | None, join) -> AcquisitionDesk | None:
-        """The acquisition desk of ``cfg.acquisition`` (None: off); its files sit beside ``state_dir``
+        """The acquisition desk of the ``acquire`` options (None: off); its files sit beside ``state_dir``
         (save_artifact replaces that directory whole)."""
-        if self.cfg.acquisition is None:
+        if self.acquire is None:
             return None
-        desk_cfg = DeskConfig(
-            acquirer=self.cfg.acquisition,
-            step_groups=self.cfg.acquisition_step_groups,
-            reuse=self.cfg.acquisition_reuse,
-            state_path=self.cfg.state_dir,
-        )
+        desk_cfg = DeskConfig(acquire=self.acquire, state_path=self.cfg.state_dir)
         return AcquisitionDesk(desk_cfg, self.counters, oracle, join)
 
     # -- hooks ----------------------------------------------------------------------------------
@@ -346,12 +305,13 @@ class MemoryService(_GroupCollector):
         artifact: the loaded warm-up artifact (memory, model, config).
         embedder: the embedder whose ``model_id`` matches the memory's.
         rule: how a group's probabilities become rewards.
-        cfg: collection, growth and acquisition settings.
+        cfg: collection and growth settings.
         clock: monotonic clock (tests substitute a fake).
-        oracle: labels of bought groups with ``cfg.acquisition`` (default: :class:`VerifierOracle`,
+        oracle: labels of bought groups with ``acquire`` (default: :class:`VerifierOracle`,
             the verifiers against the ground truth the samples carry).
+        acquire: online label acquisition (None or ``strategy=None``: off).
 
-    Online acquisition (``cfg.acquisition``, :class:`AcquisitionDesk`): every group (a timed-out one
+    Online acquisition (``acquire``, :class:`AcquisitionDesk`): every group (a timed-out one
     with what arrived; not a straggler) whose samples carry a ground truth is offered once scored, as a
     GroupView of its probabilities, pseudo rewards, answer clusters and features. A bought group
     gets the oracle's rewards and joins the memory as labelled at the next step boundary, so every
@@ -368,16 +328,17 @@ class MemoryService(_GroupCollector):
         artifact: Artifact,
         embedder: Embedder,
         rule: RewardRule | None = None,
-        cfg: ServiceConfig | None = None,
+        cfg: CollectOptions | None = None,
         clock: Callable[[], float] = time.monotonic,
         oracle: LabelOracle | None = None,
+        acquire: AcquireOptions | None = None,
     ) -> None:
         if embedder.model_id != artifact.memory.model_id:
             raise ArtifactError(
                 f"the artifact's memory was embedded with {artifact.memory.model_id!r}, "
                 f"the embedder is {embedder.model_id!r}"
             )
-        super().__init__(rule or RewardRule(), cfg or ServiceConfig(), clock)
+        super().__init__(rule or RewardRule(), cfg or CollectOptions(), clock, acquire)
         self.artifact = artifact
         self.embedder = embedder
         self.predictor = artifact.predictor()
@@ -391,7 +352,7 @@ class MemoryService(_GroupCollector):
         self._refit_executor = ThreadPoolExecutor(1, thread_name_prefix="memreward-refit")
         self._refit_running = False
         self.desk = self._make_desk(oracle, lambda pending: self._executor.submit(self._join_acquired, pending))
-        if self.desk is not None and self.cfg.acquisition_warm_start and not self.desk.restored:
+        if self.desk is not None and self.acquire.warm_start and not self.desk.restored:
             if self.desk.acquirer.strategy.learns:
                 self.desk.acquirer.warm_start(self._validation_examples())
 
@@ -606,7 +567,7 @@ class MemoryService(_GroupCollector):
 class MajorityVoteService(_GroupCollector):
     """TTRL-style pseudo-labels: each group votes on its normalised answers; no memory, GNN or embedder.
 
-    With ``cfg.acquisition`` (the CARE paper's setting), complete groups are offered as in
+    With ``acquire`` (the CARE paper's setting), complete groups are offered as in
     :class:`MemoryService` with the vote shares as probabilities and equal answers as clusters; a
     bought group gets the oracle's rewards instead of its vote.
 
@@ -624,19 +585,21 @@ class MajorityVoteService(_GroupCollector):
         cfg: collection settings (``grow_memory`` must be off).
         text: how responses are split into thinking and answer (an artifact's, or the default).
         clock: monotonic clock (tests substitute a fake).
-        oracle: labels of bought groups with ``cfg.acquisition`` (default: :class:`VerifierOracle`).
+        oracle: labels of bought groups with ``acquire`` (default: :class:`VerifierOracle`).
+        acquire: online label acquisition (None or ``strategy=None``: off).
     """
 
     def __init__(
         self,
         labelled_ids: frozenset[str] | set[str] | list[str] = frozenset(),
         rule: RewardRule | None = None,
-        cfg: ServiceConfig | None = None,
+        cfg: CollectOptions | None = None,
         text: TextConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
         oracle: LabelOracle | None = None,
+        acquire: AcquireOptions | None = None,
     ) -> None:
-        super().__init__(rule or RewardRule("majority_vote"), cfg or ServiceConfig(), clock)
+        super().__init__(rule or RewardRule("majority_vote"), cfg or CollectOptions(), clock, acquire)
         if self.cfg.grow_memory:
             raise ValueError("'grow_memory' needs a memory; reward mode 'majority_vote' has none")
         self.labelled_ids = frozenset(labelled_ids)
@@ -714,7 +677,11 @@ def read_labelled_ids_file(path: str | Path) -> list[str]:
 
 
 def load_vote_service(
-    artifact_dir: str | Path | None, labelled_ids_file: str | Path | None, rule: RewardRule, cfg: ServiceConfig
+    artifact_dir: str | Path | None,
+    labelled_ids_file: str | Path | None,
+    rule: RewardRule,
+    cfg: CollectOptions,
+    acquire: AcquireOptions | None = None,
 ) -> MajorityVoteService:
     """A :class:`MajorityVoteService` whose labelled prompts come from an artifact, a file, or nowhere.
 
@@ -730,19 +697,21 @@ def load_vote_service(
         raise ValueError("give artifact_dir or labelled_ids_file, not both: each names the labelled prompts")
     if artifact_dir:
         artifact = load_artifact(artifact_dir)
-        return MajorityVoteService(artifact.labelled_ids, rule, cfg, artifact.cfg.text)
+        return MajorityVoteService(artifact.labelled_ids, rule, cfg, artifact.cfg.text, acquire=acquire)
     ids = read_labelled_ids_file(labelled_ids_file) if labelled_ids_file else []
-    return MajorityVoteService(ids, rule, cfg)
+    return MajorityVoteService(ids, rule, cfg, acquire=acquire)
 
 
-def load_service(artifact_dir: str | Path, rule: RewardRule, cfg: ServiceConfig) -> MemoryService:
+def load_service(
+    artifact_dir: str | Path, rule: RewardRule, cfg: CollectOptions, acquire: AcquireOptions | None = None
+) -> MemoryService:
     """Load the artifact (or, with ``grow_memory``, the last saved state) and its embedder.
 
     Raises:
         ArtifactError: a missing, corrupt or mismatched artifact (the message names the path and cause).
     """
     path = Path(artifact_dir)
-    grows = cfg.grow_memory or cfg.acquisition is not None
+    grows = cfg.grow_memory or (acquire is not None and acquire.enabled)
     if grows and cfg.state_dir and (Path(cfg.state_dir) / "artifact.json").is_file():
         logger.info("resuming from the saved memory state at %s", cfg.state_dir)
         path = Path(cfg.state_dir)
@@ -758,4 +727,4 @@ def load_service(artifact_dir: str | Path, rule: RewardRule, cfg: ServiceConfig)
             f"artifact at {path} was embedded with {artifact.memory.model_id!r}, but its embedder config gives "
             f"{embedder.model_id!r}"
         )
-    return MemoryService(artifact, embedder, rule, cfg)
+    return MemoryService(artifact, embedder, rule, cfg, acquire=acquire)
