@@ -24,7 +24,7 @@ from memreward_verl.integration.validation import validation_prompts
 from memreward_verl.reward import RewardSample, SampleReward, route_sample
 from memreward_verl.serve.options import MemRewardOptions
 from memreward_verl.service import GroupOutcome
-from memreward_verl.verify import resolve, verify
+from memreward_verl.verify import VerifierUndecidedError, resolve, verify
 
 __all__ = ["MemRewardManager"]
 
@@ -203,3 +203,5 @@ class MemRewardManager(RewardManagerBase):
             )
         except KeyError as exc:
             raise KeyError(f"{sample.describe()}: {exc.args[0] if exc.args else exc}") from None
+        except VerifierUndecidedError as exc:  # no verdict in the verifier's time budget: no reward, not a 0
+            raise VerifierUndecidedError(f"{sample.describe()}: {exc}") from exc
