@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import json
 import logging
 import time
 from collections import Counter, OrderedDict
@@ -46,6 +45,7 @@ from memreward_verl.artifact import Artifact, ArtifactError, load_artifact, save
 from memreward_verl.config import TextConfig
 from memreward_verl.decision import single_answer
 from memreward_verl.embed import Embedder, load_embedder
+from memreward_verl.files import FileFormatError, read_json
 from memreward_verl.groups import EncodedGroups, encode_groups
 from memreward_verl.memory import ExperienceMemory
 from memreward_verl.reward import AcquisitionInfo, RewardRule, RewardSample, majority_vote_rewards
@@ -660,19 +660,23 @@ def read_labelled_ids_file(path: str | Path) -> list[str]:
     """The ``query_ids`` of a labelled-ids JSON file (``{"ratio": .., "seed": .., "query_ids": [...]}``).
 
     Raises:
-        ValueError: a missing or unreadable file, or no list of string ``query_ids`` (naming the file).
+        ValueError: a missing, empty or unreadable file, or ``query_ids`` that is not a list of distinct,
+            non-empty strings (the message names the file and what is wrong).
     """
-
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"labelled_ids_file {str(path)!r} cannot be read as JSON: {exc}") from exc
-    ids = data.get("query_ids") if isinstance(data, dict) else None
-    if not isinstance(ids, list) or not all(isinstance(q, str) for q in ids):
+        data = read_json(path, dict, ("query_ids",))
+    except FileFormatError as exc:
+        raise ValueError(f"labelled_ids_file: {exc} (`memreward prepare` writes {{'query_ids': [...]}})") from None
+    ids = data["query_ids"]
+    if not isinstance(ids, list) or not all(isinstance(q, str) and q.strip() for q in ids):
+        shown = ids if not isinstance(ids, list) else [q for q in ids if not (isinstance(q, str) and q.strip())][:3]
         raise ValueError(
-            f"labelled_ids_file {str(path)!r} must be a JSON object whose 'query_ids' is a list of strings "
-            "(as `memreward prepare` writes it)"
+            f"labelled_ids_file {str(path)!r}: 'query_ids' must be a list of non-empty query id strings "
+            f"(as `memreward prepare` writes it); got {shown!r}"
         )
+    dupes = sorted(q for q, c in Counter(ids).items() if c > 1)
+    if dupes:
+        raise ValueError(f"labelled_ids_file {str(path)!r}: 'query_ids' lists {dupes[:5]} more than once")
     return ids
 
 

@@ -228,6 +228,18 @@ def test_labelled_ids_file_and_sources(artifact_dir, tmp_path):
         load_vote_service(None, bad, rule, cfg)
     with pytest.raises(ValueError, match="missing.json"):
         load_vote_service(None, tmp_path / "missing.json", rule, cfg)
+    garbage = {
+        b"\x00\x01garbage": r"garbage.json: not (UTF-8 text|valid JSON)",
+        b"": r"garbage.json: the file is empty",
+        b'["a", "b"]': r"garbage.json: the top level must be a JSON object \(got list\)",
+        b'{"query_ids": "a,b"}': r"'query_ids' must be a list of non-empty query id strings.*'a,b'",
+        b'{"query_ids": ["a", ""]}': r"'query_ids' must be a list of non-empty query id strings.*\[''\]",
+        b'{"query_ids": ["a", "a"]}': r"lists \['a'\] more than once",
+    }
+    for content, match in garbage.items():
+        (tmp_path / "garbage.json").write_bytes(content)
+        with pytest.raises(ValueError, match=match):
+            load_vote_service(None, tmp_path / "garbage.json", rule, cfg)
 
 
 def test_int8_embedder_has_its_own_id_and_is_refused_by_a_float_memory(artifact_dir):

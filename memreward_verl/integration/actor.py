@@ -51,22 +51,40 @@ class MemoryWorker:
         opts = MemRewardOptions.from_mapping(options)
         self.options = dict(options)
         self._reward_log = None
+        # Why the service could not start, as "ErrorType: message": reported by describe() as plain data,
+        # so a manager shows this root cause first, not the last line of Ray's actor-died traceback.
+        self.start_error: str | None = None
         torch.set_num_threads(max(1, int(opts.worker.num_cpus)))
-        if opts.rule.mode == "majority_vote":
-            self.service = load_vote_service(
-                opts.artifact_dir or None, opts.labelled_ids_file, opts.rule, opts.collect, opts.acquire
-            )
-        else:
-            self.service = load_service(opts.artifact_dir, opts.rule, opts.collect, opts.acquire)
-        info = self.service.describe()
+        try:
+            if opts.rule.mode == "majority_vote":
+                self._service = load_vote_service(
+                    opts.artifact_dir or None, opts.labelled_ids_file, opts.rule, opts.collect, opts.acquire
+                )
+            else:
+                self._service = load_service(opts.artifact_dir, opts.rule, opts.collect, opts.acquire)
+        except (ValueError, OSError) as exc:  # ArtifactError, a bad labelled-ids file, an unreadable path
+            self._service = None
+            self.start_error = f"{type(exc).__name__}: {exc}"
+            logger.error("memreward worker %r cannot start: %s", opts.worker.name, self.start_error)
+            return
+        info = self._service.describe()
         logger.info(
             "memreward worker %r ready (%s): %d labelled prompts, embedder %s, %d memory queries",
             opts.worker.name, opts.rule.mode, len(info["labelled_ids"]), info["model_id"], info["memory_queries"],
         )  # fmt: skip
 
+    @property
+    def service(self) -> Any:
+        if self._service is None:
+            raise RuntimeError(f"memreward worker did not start: {self.start_error}")
+        return self._service
+
     async def describe(self) -> dict[str, Any]:
-        """Labelled query ids, embedder id and memory size: what managers need at start-up."""
-        return {**self.service.describe(), "options": self.options}
+        """Labelled query ids, embedder id and memory size: what managers need at start-up (or
+        ``{"start_error": ...}`` when the service could not be loaded)."""
+        if self._service is None:
+            return {"start_error": self.start_error, "options": self.options}
+        return {**self._service.describe(), "options": self.options}
 
     async def predict(self, sample: RewardSample, group_size: int) -> GroupOutcome:
         return await self.service.predict(sample, group_size)

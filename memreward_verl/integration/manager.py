@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 from typing import Any
 
 import ray
@@ -78,6 +79,22 @@ def _log_record(sample: RewardSample, score: float, extra: dict[str, Any], opts:
     }
 
 
+_ERROR_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?([A-Z]\w*(?:Error|Exception|Exit)): (.+)$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def root_cause(exc: BaseException) -> str:
+    """One line for a failure: Ray's actor-died and task errors end with the original "Type: message"
+    after kilobytes of traceback; that line comes first, the rest stays in the chained exception."""
+    text = _ANSI.sub("", str(exc))
+    for line in reversed(text.strip().splitlines()):
+        m = _ERROR_LINE.match(line.strip())
+        if m:
+            return f"{m.group(1)}: {m.group(2)}"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return f"{type(exc).__name__}: {first}"
+
+
 def _is_nan(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
@@ -106,15 +123,20 @@ class MemRewardManager(RewardManagerBase):
         self.val_prompts = validation_prompts(config)
         if not ray.is_initialized():
             raise RuntimeError("MemRewardManager needs Ray (it runs inside verl's RewardLoopWorker actors)")
+        source = f"artifact_dir={self.opts.artifact_dir!r}"
+        if self.opts.labelled_ids_file:
+            source = f"labelled_ids_file={self.opts.labelled_ids_file!r}"
         try:
             self.worker = WorkerClient(self.opts)
             info = self.worker.call_sync("describe")
         except Exception as exc:
-            source = f"artifact_dir={self.opts.artifact_dir!r}"
-            if self.opts.labelled_ids_file:
-                source = f"labelled_ids_file={self.opts.labelled_ids_file!r}"
-            msg = f"memreward worker {self.opts.worker.name!r} failed to start from {source}: {exc}"
+            msg = f"memreward worker {self.opts.worker.name!r} failed to start from {source}: {root_cause(exc)}"
             raise RuntimeError(msg) from exc
+        if info.get("start_error"):
+            ray.kill(self.worker.handle, no_restart=True)  # a fixed artifact on the next try gets a fresh worker
+            raise RuntimeError(
+                f"memreward worker {self.opts.worker.name!r} failed to start from {source}: {info['start_error']}"
+            )
         _check_same_options(self.opts, info["options"])
         self.labelled_ids = frozenset(info["labelled_ids"])
         logger.info(
