@@ -151,9 +151,7 @@ def read_npz(path: str | os.PathLike, names: Sequence[str]) -> dict[str, np.ndar
     except FileFormatError:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError) as exc:
-        raise FileFormatError(
-            f"{path}: not a readable .npz archive, truncated or corrupt ({_brief(exc)})"
-        ) from None
+        raise FileFormatError(f"{path}: not a readable .npz archive, truncated or corrupt ({_brief(exc)})") from None
 
 
 def read_checkpoint(path: str | os.PathLike) -> Any:
