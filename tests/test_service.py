@@ -1,4 +1,4 @@
-"""service.py without Ray: grouping by uid, offline-identical probabilities, timeouts, memory growth."""
+"""The reward services (serve/) without Ray: grouping by uid, offline-identical probabilities, timeouts, growth."""
 
 from __future__ import annotations
 

@@ -18,8 +18,9 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 
 from memreward_verl.reward import RewardSample
+from memreward_verl.serve.collector import GroupOutcome
+from memreward_verl.serve.load import load_service, load_vote_service
 from memreward_verl.serve.options import MemRewardOptions
-from memreward_verl.service import GroupOutcome, load_service, load_vote_service
 
 __all__ = [
     "MemoryWorker",

@@ -23,8 +23,8 @@ from memreward_verl.integration.config import options_from_verl_config
 from memreward_verl.integration.decode import decode_sample
 from memreward_verl.integration.validation import validation_prompts
 from memreward_verl.reward import RewardSample, SampleReward, route_sample
+from memreward_verl.serve.collector import GroupOutcome
 from memreward_verl.serve.options import MemRewardOptions
-from memreward_verl.service import GroupOutcome
 from memreward_verl.verify import VerifierUndecidedError, resolve, verify
 
 __all__ = ["MemRewardManager"]
