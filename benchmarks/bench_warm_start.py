@@ -16,22 +16,22 @@ from pathlib import Path
 import torch
 from bench_quality import _machine
 
-from memreward_verl.acquisition import AcquirerConfig, BudgetConfig
 from memreward_verl.artifact import build_artifact, load_artifact
 from memreward_verl.config import MemRewardConfig
 from memreward_verl.embed import load_embedder
 from memreward_verl.evaluate import choose_labelled, encode_cached
 from memreward_verl.reward import RewardRule
 from memreward_verl.rollouts import read_rollouts
-from memreward_verl.service import MemoryService, ServiceConfig
+from memreward_verl.serve.options import AcquireOptions
+from memreward_verl.service import MemoryService
 
 HERE = Path(__file__).resolve().parent
 
 
 def _start(artifact_dir: str, embedder, strategy: str) -> tuple[float, int]:
-    cfg = ServiceConfig(acquisition=AcquirerConfig(strategy=strategy, budget=BudgetConfig(fraction=0.2)))
+    acquire = AcquireOptions(strategy, budget=0.2)
     t0 = time.perf_counter()
-    svc = MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), cfg)
+    svc = MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), acquire=acquire)
     return time.perf_counter() - t0, len(svc.desk.acquirer.warm_ids)
 
 

@@ -16,10 +16,6 @@ gives back a :class:`Artifact` whose :meth:`Artifact.predictor` scores new group
 from __future__ import annotations
 
 import json
-import os
-import pickle
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +25,7 @@ import torch
 from memreward_verl import __version__
 from memreward_verl.config import MemRewardConfig
 from memreward_verl.embed import Embedder
+from memreward_verl.files import FileFormatError, atomic_replace_dir, read_checkpoint, read_json
 from memreward_verl.fit import fit_gnn
 from memreward_verl.gnn import MemRewardGNN
 from memreward_verl.groups import EncodedGroups
@@ -67,15 +64,9 @@ class Artifact:
 
 def save_artifact(path: str | Path, artifact: Artifact) -> Path:
     """Write ``artifact`` to ``path`` atomically (replacing an older one)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    try:
-        info = {
-            "format_version": ARTIFACT_VERSION,
-            "package_version": __version__,
-            "model_id": artifact.memory.model_id,
-        }
+    info = {"format_version": ARTIFACT_VERSION, "package_version": __version__, "model_id": artifact.memory.model_id}
+
+    def fill(tmp: Path) -> None:
         (tmp / "artifact.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
         (tmp / "config.json").write_text(json.dumps(artifact.cfg.to_dict(), indent=2), encoding="utf-8")
         (tmp / "metrics.json").write_text(json.dumps(artifact.metrics, indent=2, default=float), encoding="utf-8")
@@ -83,28 +74,20 @@ def save_artifact(path: str | Path, artifact: Artifact) -> Path:
         ckpt = {"model_args": artifact.model.model_args(), "state_dict": artifact.model.state_dict()}
         torch.save(ckpt, tmp / "model.pt")
         artifact.memory.save(tmp / "memory")
-        old = path.with_name(f".{path.name}.old")
-        if path.exists():
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(path, old)
-        os.replace(tmp, path)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return path
+
+    return atomic_replace_dir(path, fill)
 
 
 def load_artifact(path: str | Path, expected_model_id: str | None = None) -> Artifact:
-    """Load an artifact directory.
+    """Load an artifact directory; every file it reads is checked, and an error names the file.
 
     Args:
         path: the directory written by :func:`save_artifact`.
         expected_model_id: the embedder that will encode new groups; a different id is an error.
 
     Raises:
-        ArtifactError: a missing file, a corrupt file, another format version, or another embedder.
+        ArtifactError: a missing, empty, truncated or malformed file (named, with what is wrong), another
+            format version, another embedder, or a labelled_ids.json that disagrees with the memory.
     """
     path = Path(path)
     if not path.is_dir():
@@ -113,26 +96,49 @@ def load_artifact(path: str | Path, expected_model_id: str | None = None) -> Art
         if not (path / name).is_file():
             raise ArtifactError(f"artifact at {path} is missing {name}")
     try:
-        info = json.loads((path / "artifact.json").read_text(encoding="utf-8"))
-        cfg = MemRewardConfig.from_dict(json.loads((path / "config.json").read_text(encoding="utf-8")))
-        metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
-        ckpt = torch.load(path / "model.pt", map_location="cpu", weights_only=True)
+        info = read_json(path / "artifact.json", dict, ("format_version", "model_id"))
+        cfg_dict = read_json(path / "config.json", dict)
+        metrics = read_json(path / "metrics.json", dict)
+        labelled = read_json(path / "labelled_ids.json", list)
+        ckpt = read_checkpoint(path / "model.pt")
+    except FileFormatError as exc:
+        raise ArtifactError(f"artifact at {path} is corrupt: {exc}") from None
+    try:
+        cfg = MemRewardConfig.from_dict(cfg_dict)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"artifact at {path} is corrupt: {path / 'config.json'}: {exc}") from None
+    try:
         model = MemRewardGNN.from_checkpoint(ckpt)
-    except (ValueError, KeyError, RuntimeError, OSError, TypeError, EOFError, pickle.UnpicklingError) as exc:
-        raise ArtifactError(f"artifact at {path} is corrupt: {exc}") from exc
-    if info.get("format_version") != ARTIFACT_VERSION:
+    except (ValueError, KeyError, RuntimeError, TypeError) as exc:
+        raise ArtifactError(f"artifact at {path} is corrupt: {path / 'model.pt'}: {exc}") from None
+    if info["format_version"] != ARTIFACT_VERSION:
         raise ArtifactError(
-            f"artifact at {path} has format version {info.get('format_version')!r}; this code reads {ARTIFACT_VERSION}"
+            f"artifact at {path} has format version {info['format_version']!r}; this code reads {ARTIFACT_VERSION}"
         )
-    if expected_model_id is not None and info.get("model_id") != expected_model_id:
+    if expected_model_id is not None and info["model_id"] != expected_model_id:
         raise ArtifactError(
-            f"artifact at {path} was embedded with {info.get('model_id')!r}, but the embedder is {expected_model_id!r}"
+            f"artifact at {path} was embedded with {info['model_id']!r}, but the embedder is {expected_model_id!r}"
         )
     try:
-        memory = ExperienceMemory.load(path / "memory", expected_model_id=info.get("model_id"), cfg=cfg.memory)
+        memory = ExperienceMemory.load(path / "memory", expected_model_id=info["model_id"], cfg=cfg.memory)
     except MemoryFormatError as exc:
         raise ArtifactError(str(exc)) from exc
+    _check_labelled(path / "labelled_ids.json", labelled, memory)
     return Artifact(cfg=cfg, memory=memory, model=model, metrics=metrics)
+
+
+def _check_labelled(path: Path, labelled: list, memory: ExperienceMemory) -> None:
+    """labelled_ids.json must list exactly the memory's labelled query ids (it is what readers trust)."""
+    bad = [q for q in labelled if not isinstance(q, str)]
+    if bad:
+        raise ArtifactError(f"{path}: must be a JSON array of query id strings (got {bad[:3]!r})")
+    if sorted(labelled) != sorted(memory.labelled_ids):
+        extra = sorted(set(labelled) - set(memory.labelled_ids))[:5]
+        lacking = sorted(set(memory.labelled_ids) - set(labelled))[:5]
+        raise ArtifactError(
+            f"{path}: disagrees with the memory's labelled queries ({len(labelled)} listed, "
+            f"{len(memory.labelled_ids)} in memory/memory.json; not in the memory: {extra}, missing: {lacking})"
+        )
 
 
 def build_artifact(

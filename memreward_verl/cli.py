@@ -56,8 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
+    except (ValueError, KeyError, EOFError) as exc:  # bad input: the message names the file or the option
         print(f"memreward {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a missing, unreadable or unwritable path: name it, no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"memreward {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
 
 

@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ from memreward_verl.baselines import BASELINES
 from memreward_verl.config import MemRewardConfig
 from memreward_verl.decision import HARD_RULES, hard_rewards, resolve_hard_rule, single_answer
 from memreward_verl.embed import Embedder, load_embedder
+from memreward_verl.files import atomic_write, atomic_write_json
 from memreward_verl.fit import fit_gnn, predict_memory
 from memreward_verl.groups import (
     CodeBehaviour,
@@ -92,16 +92,8 @@ def embed_cached(
             return NodeEmbeddings.load(path)
     emb = embed_groups(list(queries), embedder, cfg, show_progress=True)
     if path is not None:
-        _write_atomically(path, emb.save)
+        atomic_write(path, emb.save)
     return emb
-
-
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """``write`` to a temporary sibling of ``path``, then rename: a reader never sees half a cache file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def encode_cached(
@@ -137,7 +129,7 @@ def behaviour_cached(
             for b in json.loads(path.read_text(encoding="utf-8"))
         ]
     out = code_behaviour(queries, cfg, progress=True)
-    _write_atomically(path, lambda tmp: tmp.write_text(json.dumps(out), encoding="utf-8"))
+    atomic_write_json(path, out, indent=None)
     return out
 
 

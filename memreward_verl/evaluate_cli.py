@@ -9,28 +9,22 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from memreward_verl.cli_args import existing_file, ratio, ratio_list, writable_dir, writable_file
 from memreward_verl.config import MemRewardConfig
 from memreward_verl.evaluate import ALL_METHODS, encode_cached, evaluate, evaluate_curve, strip_predictions
+from memreward_verl.files import atomic_write_json
 from memreward_verl.rollouts import read_rollouts
 
 __all__ = ["add_parser", "run"]
 
 
-def _ratios(text: str) -> list[float]:
-    try:
-        return [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--label-ratios must be comma-separated numbers (got {text!r})") from None
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="offline evaluation against baselines", description=__doc__)
-    p.add_argument("rollouts", help="rollout file (JSONL, canonical format)")
-    p.add_argument("--label-ratio", type=float, default=0.2, help="share of queries labelled (default 0.2)")
-    p.add_argument("--label-ratios", type=_ratios, default=None, help="comma-separated ratios: a curve")
+    p.add_argument("rollouts", type=existing_file, help="rollout file (JSONL, canonical format)")
+    p.add_argument("--label-ratio", type=ratio, default=0.2, help="share of queries labelled, in (0, 1] (default 0.2)")
+    p.add_argument("--label-ratios", type=ratio_list, default=None, help="comma-separated ratios in (0, 1]: a curve")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--methods", default=",".join(ALL_METHODS), help=f"subset of {','.join(ALL_METHODS)}")
     p.add_argument("--out", required=True, help="report JSON path")
@@ -40,6 +34,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _seeds(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        raise ValueError(f"--fit-seeds must be comma-separated integers (got {text!r})") from None
+    return seeds
+
+
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -47,12 +49,18 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = MemRewardConfig()
     if args.fit_seeds:
-        cfg.fit.seeds = tuple(int(s) for s in args.fit_seeds.split(","))
+        cfg.fit.seeds = _seeds(args.fit_seeds)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    unknown = sorted(set(methods) - set(ALL_METHODS))
+    if not methods or unknown:
+        raise ValueError(f"--methods: unknown {unknown or 'empty list'}; choose from {','.join(ALL_METHODS)}")
+    # every output location is tried before the embedding and fitting (work lost otherwise)
+    out = writable_file(args.out, "--out")
+    plots = writable_dir(Path(args.plots) if args.plots else out.with_suffix(""), "--plots")
+    if args.cache_dir:
+        writable_dir(args.cache_dir, "--cache-dir")
     queries = read_rollouts(args.rollouts)
     groups = encode_cached(queries, cfg, cache_dir=args.cache_dir)
-    out = Path(args.out)
-    plots = Path(args.plots) if args.plots else out.with_suffix("")
     ratios = args.label_ratios or [args.label_ratio]
     bar = tqdm(total=len(ratios) * len(methods), desc="eval", unit="method")
 
@@ -76,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     bar.close()
     report["rollouts_file"] = str(args.rollouts)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    atomic_write_json(out, report)
     print(f"{'method':<16} {'auc':>6} {'auc_in':>6} {'acc':>6} {'f1':>6} {'brier':>6} {'cag':>6}")
     for name, m in summary["methods"].items():
         vals = [m[k] for k in ("auc", "auc_within", "accuracy", "f1", "brier", "cag")]

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from memreward_verl.config import MemoryConfig
+from memreward_verl.files import FileFormatError, atomic_replace_dir, read_json, read_npz
 from memreward_verl.groups import EncodedGroups
 
 __all__ = ["ExperienceMemory", "MemoryFormatError", "QueryIndex", "FORMAT_VERSION"]
@@ -35,6 +33,27 @@ _ARRAYS = ("query_emb", "think_emb", "answer_emb", "feats", "rollout_query", "la
 
 class MemoryFormatError(ValueError):
     """A saved memory is missing, corrupt, of another version or of another embedder."""
+
+
+_META_KEYS = ("format_version", "model_id", "query_ids", "domains", "labelled_ids", "num_rollouts")
+
+
+def _check_sizes(path: Path, meta: dict, arrays: dict[str, np.ndarray], keys: list) -> None:
+    """memory.json, arrays.npz and answer_keys.json must describe the same queries and rollouts."""
+    n_q, n_r = len(meta["query_ids"]), meta["num_rollouts"]
+    sizes = {
+        "answer_keys.json entries": (len(keys), n_r),
+        "arrays.npz think_emb rows": (arrays["think_emb"].shape[0], n_r),
+        "arrays.npz labels": (arrays["labels"].shape[0], n_r),
+        "arrays.npz query_emb rows": (arrays["query_emb"].shape[0], n_q),
+        "memory.json domains": (len(meta["domains"]), n_q),
+    }
+    wrong = [f"{what} {got} != {want}" for what, (got, want) in sizes.items() if got != want]
+    if wrong:
+        raise MemoryFormatError(
+            f"memory at {path} is corrupt: sizes disagree with memory.json ({n_q} queries, {n_r} rollouts): "
+            + "; ".join(wrong)
+        )
 
 
 class QueryIndex:
@@ -123,70 +142,51 @@ class ExperienceMemory:
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
         """Write the memory directory atomically (a crash leaves the old copy intact)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
-            g = self.groups
-            meta = {
-                "format_version": FORMAT_VERSION,
-                "model_id": g.model_id,
-                "query_ids": g.query_ids,
-                "domains": g.domains,
-                "labelled_ids": self.labelled_ids,
-                "num_rollouts": g.num_rollouts,
-            }
+        g = self.groups
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "model_id": g.model_id,
+            "query_ids": g.query_ids,
+            "domains": g.domains,
+            "labelled_ids": self.labelled_ids,
+            "num_rollouts": g.num_rollouts,
+        }
+
+        def fill(tmp: Path) -> None:
             (tmp / "memory.json").write_text(json.dumps(meta), encoding="utf-8")
             arrays = {name: getattr(g, name) for name in _ARRAYS if name != "labels"}
             np.savez(tmp / "arrays.npz", labels=self.labels, **arrays)
             (tmp / "answer_keys.json").write_text(json.dumps(g.answer_keys), encoding="utf-8")
-            old = None
-            if path.exists():
-                old = path.with_name(f".{path.name}.old")
-                if old.exists():
-                    shutil.rmtree(old)
-                os.replace(path, old)
-            os.replace(tmp, path)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+
+        atomic_replace_dir(path, fill)
 
     @classmethod
     def load(cls, path: str | Path, expected_model_id: str | None = None, cfg: MemoryConfig | None = None):
         """Read a memory directory.
 
         Raises:
-            MemoryFormatError: missing/corrupt files, another format version, or an embedder
-                model id different from ``expected_model_id``.
+            MemoryFormatError: a missing, empty, truncated or malformed file (named, with what is wrong),
+                another format version, or an embedder model id different from ``expected_model_id``.
         """
         path = Path(path)
         for name in ("memory.json", "arrays.npz", "answer_keys.json"):
             if not (path / name).is_file():
                 raise MemoryFormatError(f"memory at {path} is missing {name}")
         try:
-            meta = json.loads((path / "memory.json").read_text(encoding="utf-8"))
-            z = np.load(path / "arrays.npz", allow_pickle=False)
-            arrays = {name: z[name] for name in _ARRAYS}
-            keys = json.loads((path / "answer_keys.json").read_text(encoding="utf-8"))
-        except (ValueError, KeyError, OSError) as exc:
-            raise MemoryFormatError(f"memory at {path} is corrupt: {exc}") from exc
-        if meta.get("format_version") != FORMAT_VERSION:
+            meta = read_json(path / "memory.json", dict, _META_KEYS)
+            arrays = read_npz(path / "arrays.npz", _ARRAYS)
+            keys = read_json(path / "answer_keys.json", list)
+        except FileFormatError as exc:
+            raise MemoryFormatError(f"memory at {path} is corrupt: {exc}") from None
+        if meta["format_version"] != FORMAT_VERSION:
             raise MemoryFormatError(
-                f"memory at {path} has format version {meta.get('format_version')!r}; this code reads {FORMAT_VERSION}"
+                f"memory at {path} has format version {meta['format_version']!r}; this code reads {FORMAT_VERSION}"
             )
         if expected_model_id is not None and meta["model_id"] != expected_model_id:
             raise MemoryFormatError(
                 f"memory at {path} was embedded with {meta['model_id']!r}, but the embedder is {expected_model_id!r}"
             )
-        n_r = meta["num_rollouts"]
-        if (
-            len(keys) != n_r
-            or arrays["think_emb"].shape[0] != n_r
-            or len(meta["query_ids"]) != len(arrays["query_emb"])
-        ):
-            raise MemoryFormatError(f"memory at {path} is corrupt: array sizes disagree with memory.json")
+        _check_sizes(path, meta, arrays, keys)
         groups = EncodedGroups(
             model_id=meta["model_id"],
             query_ids=meta["query_ids"],

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from memreward_verl.decision import HARD_RULES, hard_rewards, single_answer
+from memreward_verl.serve.typed import check_options, option
 
 __all__ = [
     "REWARD_MODES",
@@ -193,31 +194,28 @@ class SampleReward:
 
 @dataclass(frozen=True)
 class RewardRule:
-    """Probabilities of one group -> rewards.
+    """Probabilities of one group -> rewards; the ``rule`` section of the reward options.
 
     Args:
-        mode: ``"hard"``, ``"soft"`` or ``"abstain"`` (default ``"hard"``).
+        mode: ``"hard"``, ``"soft"``, ``"abstain"`` or ``"majority_vote"`` (default ``"hard"``; option
+            key ``reward_mode``).
         hard_rule: ``"threshold"`` or ``"expected_cag"`` (default ``"threshold"``).
-        threshold: decision threshold (default 0.5).
-        abstain_band: half-width of the uncertainty band around ``threshold`` (default 0.15).
-        abstain_reward: the constant reward of an abstained group (default 0.0).
+        threshold: decision threshold, in (0, 1) (default 0.5).
+        abstain_band: half-width of the uncertainty band around ``threshold``, in [0, 0.5) (default 0.15).
+        abstain_reward: the constant reward of an abstained or neutral group (default 0.0).
+
+    Raises:
+        OptionError: a value of the wrong type or out of range (naming the key).
     """
 
-    mode: str = "hard"
-    hard_rule: str = "threshold"
-    threshold: float = 0.5
-    abstain_band: float = 0.15
-    abstain_reward: float = 0.0
+    mode: str = option("hard", key="reward_mode", choices=REWARD_MODES)
+    hard_rule: str = option("threshold", choices=HARD_RULES)
+    threshold: float = option(0.5, gt=0.0, lt=1.0)
+    abstain_band: float = option(0.15, ge=0.0, lt=0.5)
+    abstain_reward: float = option(0.0)
 
     def __post_init__(self) -> None:
-        if self.mode not in REWARD_MODES:
-            raise ValueError(f"'mode' must be one of {list(REWARD_MODES)} (got {self.mode!r})")
-        if self.hard_rule not in HARD_RULES:
-            raise ValueError(f"'hard_rule' must be one of {list(HARD_RULES)} (got {self.hard_rule!r})")
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"'threshold' must be in (0, 1) (got {self.threshold})")
-        if not 0.0 <= self.abstain_band < 0.5:
-            raise ValueError(f"'abstain_band' must be in [0, 0.5) (got {self.abstain_band})")
+        check_options(self)
 
     def group_rewards(
         self, prob: np.ndarray, clusters: np.ndarray | None = None, domain: str | None = None

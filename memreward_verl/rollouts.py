@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from memreward_verl.files import atomic_write
+
 __all__ = [
     "Rollout",
     "Query",
@@ -172,20 +174,32 @@ def iter_rollouts(path: str | os.PathLike) -> Iterator[Query]:
     """
     seen: dict[str, int] = {}
     name = Path(path).name
-    with _open_text(path, "r") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{name} line {lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise _fail(where, f"invalid JSON ({exc.msg} at column {exc.colno})") from None
-            q = parse_record(obj, where)
-            if q.query_id in seen:
-                raise _fail(where, f"duplicate query_id {q.query_id!r} (first seen on line {seen[q.query_id]})")
-            seen[q.query_id] = lineno
-            yield q
+    if Path(path).is_dir():
+        raise RolloutFormatError(f"{path}: is a directory, not a rollout file")
+    lineno = 0
+    try:
+        with _open_text(path, "r") as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                where = f"{name} line {lineno}"
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise _fail(where, f"invalid JSON ({exc.msg} at column {exc.colno})") from None
+                q = parse_record(obj, where)
+                if q.query_id in seen:
+                    raise _fail(where, f"duplicate query_id {q.query_id!r} (first seen on line {seen[q.query_id]})")
+                seen[q.query_id] = lineno
+                yield q
+    except FileNotFoundError:
+        raise
+    except (OSError, EOFError, UnicodeDecodeError) as exc:  # a non-gzip .gz, a truncated one, binary data
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise RolloutFormatError(
+            f"{path}: cannot be read as {'gzip-compressed ' if str(path).endswith('.gz') else ''}UTF-8 JSON Lines "
+            f"after line {lineno} ({type(exc).__name__}: {detail})"
+        ) from None
 
 
 def read_rollouts(path: str | os.PathLike) -> list[Query]:
@@ -201,18 +215,19 @@ def read_rollouts(path: str | os.PathLike) -> list[Query]:
 
 
 def write_rollouts(queries: Iterable[Query], path: str | os.PathLike) -> int:
-    """Write queries atomically (temp file + rename); returns the number written."""
+    """Write queries atomically (files.atomic_write: a ``.gz`` path stays gzip); returns the number written."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(".tmp-" + path.name)  # keeps a .gz suffix: same compression
-    n = 0
-    seen: set[str] = set()
-    with _open_text(tmp, "w") as fh:
-        for q in queries:
-            if q.query_id in seen:
-                raise RolloutFormatError(f"duplicate query_id {q.query_id!r} while writing {path.name}")
-            seen.add(q.query_id)
-            fh.write(json.dumps(q.to_dict(), ensure_ascii=False) + "\n")
-            n += 1
-    os.replace(tmp, path)
-    return n
+    written = [0]
+
+    def write(tmp: Path) -> None:
+        seen: set[str] = set()
+        with _open_text(tmp, "w") as fh:
+            for q in queries:
+                if q.query_id in seen:
+                    raise RolloutFormatError(f"duplicate query_id {q.query_id!r} while writing {path.name}")
+                seen.add(q.query_id)
+                fh.write(json.dumps(q.to_dict(), ensure_ascii=False) + "\n")
+                written[0] += 1
+
+    atomic_write(path, write)
+    return written[0]

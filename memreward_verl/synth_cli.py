@@ -5,7 +5,7 @@ Usage::
     memreward synth --queries 300 --rollouts 8 --seed 0 --out runs/main/arith.jsonl
 
 The records are arithmetic questions with worked solutions ending in ``#### N``; their labels
-follow a latent difficulty and wrong answers cluster on distractors (see testing.py). Useful to try
+follow a latent difficulty and wrong answers cluster on distractors (see synth.py). Useful to try
 the pipeline with no data at hand; real rollout sets come through ``memreward convert``.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 from memreward_verl.rollouts import write_rollouts
-from memreward_verl.testing import arithmetic_rollouts
+from memreward_verl.synth import arithmetic_rollouts
 
 __all__ = ["add_parser", "run"]
 

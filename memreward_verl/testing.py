@@ -1,17 +1,13 @@
-"""Builders of small real inputs for tests, examples and benchmarks (no data files needed).
+"""Builders of small real inputs for tests and benchmarks (no data files needed); never imported at runtime.
 
-:func:`arithmetic_rollouts` makes procedurally generated arithmetic questions with rollouts whose
-correctness follows a latent per-query difficulty (harder: more digits, more operations) and whose
-wrong answers cluster on a few distractors, as real sampled rollouts do. The texts are plain
-worked solutions ending in ``#### N``, so every stage (node text, answer keys, embeddings, graph)
-runs on them for real.
+Nothing under ``memreward_verl`` except other test builders imports this module (tests/test_packaging.py
+checks). :func:`arithmetic_rollouts` is re-exported from :mod:`memreward_verl.synth`, where the runtime
+``memreward synth`` command finds it.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
-from memreward_verl.rollouts import Query, Rollout
+from memreward_verl.synth import arithmetic_rollouts
 
 __all__ = ["arithmetic_rollouts", "shared_data_dir"]
 
@@ -22,55 +18,3 @@ def shared_data_dir():
 
     path = Path(__file__).resolve().parents[1].parent / "shared" / "data"
     return path if path.is_dir() else None
-
-
-def arithmetic_rollouts(n_queries: int = 60, n_rollouts: int = 8, seed: int = 0) -> list[Query]:
-    """Procedural arithmetic groups with true labels on every rollout.
-
-    Args:
-        n_queries: number of questions.
-        n_rollouts: rollouts per question.
-        seed: RNG seed (same seed, same records).
-    """
-    rng = np.random.default_rng(seed)
-    ops = ["plus", "minus", "times"]
-    queries = []
-    for qi in range(n_queries):
-        n_ops = int(rng.integers(1, 4))
-        digits = int(rng.integers(1, 4))
-        nums = [int(rng.integers(10 ** (digits - 1), 10**digits)) for _ in range(n_ops + 1)]
-        chosen = [ops[int(rng.integers(0, 3))] for _ in range(n_ops)]
-        value = nums[0]
-        words = [str(nums[0])]
-        for op, x in zip(chosen, nums[1:]):
-            value = value + x if op == "plus" else value - x if op == "minus" else value * x
-            words += [op, str(x)]
-        question = f"A shop starts with {nums[0]} items. Compute {' '.join(words)}. What is the result?"
-        difficulty = 0.15 * n_ops + 0.12 * digits + rng.normal(0, 0.1)
-        p_correct = float(np.clip(1.05 - difficulty, 0.05, 0.95))
-        distractors = [value + int(d) for d in rng.choice([-10, -2, -1, 1, 2, 10, 100], size=2, replace=False)]
-        rollouts = []
-        for ri in range(n_rollouts):
-            correct = rng.random() < p_correct
-            answer = (
-                value
-                if correct
-                else distractors[int(rng.integers(0, 2))]
-                if rng.random() < 0.8
-                else value + 7 * (ri + 1)
-            )
-            steps = " then ".join(f"apply {op} {x}" for op, x in zip(chosen, nums[1:]))
-            style = ["Let me compute step by step:", "We evaluate left to right:", "Working it out:"][ri % 3]
-            text = f"{style} start from {nums[0]}, {steps}. The result is {answer}.\n#### {answer}"
-            rollouts.append(Rollout(text=text, label=int(answer == value), meta={"sample": ri}))
-        queries.append(
-            Query(
-                query_id=f"arith-{seed}-{qi}",
-                domain="math",
-                data_source="arithmetic",
-                question=question,
-                ground_truth=str(value),
-                rollouts=rollouts,
-            )
-        )
-    return queries

@@ -153,3 +153,20 @@ def test_docs_install_the_gpu_extra(doc):
     assert '".[gpu]"' in text
     assert "flash-attn" in text
     assert "verl[vllm,fsdp]" not in text
+
+
+def test_no_runtime_module_imports_the_test_builders():
+    """memreward_verl.testing and integration.testing build test inputs; no runtime module (CLI, demo,
+    services) imports them, so the package's runtime path never depends on test scaffolding."""
+    builders = {"memreward_verl.testing", "memreward_verl.integration.testing"}
+    offenders = []
+    for path in sorted((REPO / "memreward_verl").rglob("*.py")):
+        module = ".".join(path.relative_to(REPO).with_suffix("").parts)
+        if module in builders:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            offenders += [f"{module} imports {n}" for n in names if n in builders]
+    assert offenders == []

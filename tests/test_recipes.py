@@ -334,7 +334,7 @@ def test_memreward_reward_manager(recipe, dry_runs, configs):
     warmup = dry_runs[recipe.path.stem].planned("warm-up")
     assert warmup is not None
     assert opts.artifact_dir == warmup[warmup.index("--out") + 1]
-    assert opts.reward_mode == "hard"
+    assert opts.rule.mode == "hard"
 
 
 @pytest.mark.parametrize("recipe", MEMREWARD_RECIPES, ids=_ids(MEMREWARD_RECIPES))
@@ -403,7 +403,7 @@ def test_majority_vote_options_accepted(recipe, configs, output_root):
     from memreward_verl.integration.config import options_from_verl_config
 
     opts = options_from_verl_config(configs[recipe.path.stem])
-    assert opts.reward_mode == "majority_vote"
+    assert opts.rule.mode == "majority_vote"
     assert not opts.artifact_dir
     assert opts.labelled_ids_file == str(output_root / "data" / "mixed-s0" / "labelled_0.2.json")
 
@@ -421,7 +421,7 @@ def test_majority_vote_recipe_with_acquisition(tmp_path):
     )
     d = dry_run(EXAMPLES / "run_majority_vote_qwen3b.sh", _base_env(tmp_path / "out"), *extra)
     opts = options_from_verl_config(compose_overrides(d.overrides))
-    got = (opts.reward_mode, opts.acquisition, opts.budget, opts.acquisition_reuse)
+    got = (opts.rule.mode, opts.acquire.strategy, opts.acquire.budget, opts.acquire.reuse)
     assert got == ("majority_vote", "care", 0.2, True)
 
 

@@ -1,4 +1,4 @@
-"""service.py without Ray: grouping by uid, offline-identical probabilities, timeouts, memory growth."""
+"""The reward services (serve/) without Ray: grouping by uid, offline-identical probabilities, timeouts, growth."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import math
 import numpy as np
 import pytest
 
-from memreward_verl.acquisition import AcquirerConfig, BudgetConfig, LabelOracle
+from memreward_verl.acquisition import LabelOracle
 from memreward_verl.artifact import ArtifactError, load_artifact
 from memreward_verl.groups import encode_groups
 from memreward_verl.integration.testing import build_small_artifact
 from memreward_verl.reward import RewardRule, RewardSample
+from memreward_verl.serve.options import AcquireOptions
 from memreward_verl.service import GroupTimeoutError, MemoryService, ServiceConfig, load_service
 from memreward_verl.testing import arithmetic_rollouts
 from memreward_verl.verify import verify
@@ -227,6 +228,18 @@ def test_labelled_ids_file_and_sources(artifact_dir, tmp_path):
         load_vote_service(None, bad, rule, cfg)
     with pytest.raises(ValueError, match="missing.json"):
         load_vote_service(None, tmp_path / "missing.json", rule, cfg)
+    garbage = {
+        b"\x00\x01garbage": r"garbage.json: not (UTF-8 text|valid JSON)",
+        b"": r"garbage.json: the file is empty",
+        b'["a", "b"]': r"garbage.json: the top level must be a JSON object \(got list\)",
+        b'{"query_ids": "a,b"}': r"'query_ids' must be a list of non-empty query id strings.*'a,b'",
+        b'{"query_ids": ["a", ""]}': r"'query_ids' must be a list of non-empty query id strings.*\[''\]",
+        b'{"query_ids": ["a", "a"]}': r"lists \['a'\] more than once",
+    }
+    for content, match in garbage.items():
+        (tmp_path / "garbage.json").write_bytes(content)
+        with pytest.raises(ValueError, match=match):
+            load_vote_service(None, tmp_path / "garbage.json", rule, cfg)
 
 
 def test_int8_embedder_has_its_own_id_and_is_refused_by_a_float_memory(artifact_dir):
@@ -250,15 +263,15 @@ class _DownOracle(LabelOracle):
         raise RuntimeError(f"judge unavailable for {request.group_id}")
 
 
-def _acq_cfg(strategy="random", **budget):
-    return ServiceConfig(acquisition=AcquirerConfig(strategy=strategy, budget=BudgetConfig(**budget)))
+def _acq_cfg(strategy="random", *, fraction=None, total=None, **more):
+    return AcquireOptions(strategy, budget=fraction, budget_total=total, **more)
 
 
 def test_acquisition_total_budget_without_steps_joins_at_once(artifact_dir, embedder, new_queries):
     """Without global_step the run is one step: budget_total=1 buys one group, which gets the verifier's
     rewards and joins the memory at once; the others keep their predictions and their truth is never read."""
     cfg = _acq_cfg("uncertainty", fraction=None, total=1)
-    svc = MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), cfg)
+    svc = MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), acquire=cfg)
     before = svc.predictor.memory.num_queries
 
     async def run():
@@ -287,7 +300,7 @@ def test_oracle_failure_returns_the_label_and_raises(artifact_dir, embedder, new
     """A bought group whose oracle fails: its samples fail (no fallback to predictions), the label goes
     back to the budget and nothing is learned or added to the memory."""
     svc = MemoryService(
-        load_artifact(artifact_dir), embedder, RewardRule(), _acq_cfg(fraction=None, total=5), oracle=_DownOracle()
+        load_artifact(artifact_dir), embedder, RewardRule(), acquire=_acq_cfg(total=5), oracle=_DownOracle()
     )
     before = svc.predictor.memory.num_queries
 
@@ -309,7 +322,7 @@ def test_acquisition_budget_holds_at_every_decision_under_interleaving(artifact_
     i-th offer at most floor(0.25 i) labels were bought, and only bought groups reached the oracle."""
     queries = arithmetic_rollouts(n_queries=12, n_rollouts=4, seed=31)
     cfg = _acq_cfg("care", fraction=0.25)
-    svc = MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), cfg)
+    svc = MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), acquire=cfg)
     groups = [_samples(q, f"c{i}") for i, q in enumerate(queries)]
     order = [g[k] for k in range(4) for g in groups]
     for s in order:
@@ -336,11 +349,9 @@ def test_restarted_worker_continues_the_budget(artifact_dir, embedder, new_queri
     state = tmp_path / "state"
 
     def service():
-        cfg = ServiceConfig(
-            acquisition=AcquirerConfig(strategy="random", budget=BudgetConfig(fraction=None, total=1)),
-            state_dir=str(state),
-        )
-        return MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), cfg)
+        cfg = ServiceConfig(state_dir=str(state))
+        acquire = AcquireOptions("random", budget_total=1)
+        return MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), cfg, acquire=acquire)
 
     async def offer(svc, q, uid):
         return await asyncio.gather(*(svc.predict(s, 4) for s in _samples(q, uid)))
@@ -372,9 +383,8 @@ def test_bought_prompt_gets_ground_truth_in_later_steps(artifact_dir, embedder, 
     """A prompt bought at step 1 is labelled from then on: its group at step 2 (a new uid, the next epoch)
     gets the oracle's rewards without being offered or spending budget. With reuse off it is offered
     again and, the budget being spent, keeps its prediction."""
-    cfg = _acq_cfg("random", fraction=None, total=1)
-    cfg.acquisition_reuse = reuse
-    svc = MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), cfg)
+    cfg = _acq_cfg("random", fraction=None, total=1, reuse=reuse)
+    svc = MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), acquire=cfg)
     q = new_queries[0]
 
     async def run(samples):
@@ -402,12 +412,9 @@ def test_restarted_worker_keeps_what_acquisition_learned(artifact_dir, embedder,
     queries = arithmetic_rollouts(n_queries=6, n_rollouts=4, seed=41)
 
     def service():
-        cfg = ServiceConfig(
-            acquisition=AcquirerConfig(strategy="care", budget=BudgetConfig(fraction=0.5), min_window=1),
-            acquisition_step_groups=3,
-            state_dir=str(tmp_path / "state"),
-        )
-        return MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), cfg)
+        cfg = ServiceConfig(state_dir=str(tmp_path / "state"))
+        acquire = AcquireOptions("care", budget=0.5, min_window=1, step_groups=3)
+        return MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), cfg, acquire=acquire)
 
     async def run(svc, groups):
         for uid, q in groups:  # one group at a time: three per step
@@ -442,7 +449,7 @@ def test_majority_vote_with_acquisition_buys_ground_truth():
     from memreward_verl.service import MajorityVoteService
 
     cfg = _acq_cfg("uncertainty", fraction=None, total=1)
-    svc = MajorityVoteService(cfg=cfg)
+    svc = MajorityVoteService(acquire=cfg)
     wrong = _vote_samples([20, 20, 18, 20], "w")
     for s in wrong:
         s.ground_truth, s.query_id = "18", "w"
@@ -469,9 +476,8 @@ def test_care_warm_start_learns_the_artifact_validation_groups_only(artifact_dir
     val = art.metrics["val_query_ids"]
 
     def service(strategy, warm=True):
-        cfg = _acq_cfg(strategy, fraction=0.2)
-        cfg.acquisition_warm_start = warm
-        return MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), cfg)
+        cfg = _acq_cfg(strategy, fraction=0.2, warm_start=warm)
+        return MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), acquire=cfg)
 
     svc = service("care")
     assert svc.desk.acquirer.warm_ids == val and svc.desk.acquirer.strategy.trained_on == val
@@ -501,8 +507,9 @@ def test_timed_out_group_is_offered_and_a_bought_prompts_straggler_gets_ground_t
     their verifier rewards). Its straggler is never offered, but its prompt was bought, so it gets the
     oracle's reward too, at no budget. A straggler of a prompt not bought keeps its prediction."""
     cfg = _acq_cfg("random", fraction=None, total=1)
-    cfg.group_timeout_s = 0.3
-    svc = MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), cfg)
+    svc = MemoryService(
+        load_artifact(artifact_dir), embedder, RewardRule(), ServiceConfig(group_timeout_s=0.3), acquire=cfg
+    )
     q, other = new_queries[0], new_queries[1]
     s, o = _samples(q, "t"), _samples(other, "o")
 

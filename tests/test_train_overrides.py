@@ -59,9 +59,9 @@ def test_every_method_composes_and_validates(method, paths):
         from memreward_verl.integration.config import options_from_verl_config
 
         opts = options_from_verl_config(job)
-        assert opts.worker_name == "memreward_worker"
-        assert (opts.reward_mode == "majority_vote") == (method == "majority_vote")
-        assert (opts.acquisition == "care") == (method == "memreward_acquisition")
+        assert opts.worker.name == "memreward_worker"
+        assert (opts.rule.mode == "majority_vote") == (method == "majority_vote")
+        assert (opts.acquire.strategy == "care") == (method == "memreward_acquisition")
 
 
 def test_bad_settings_are_named():

@@ -14,13 +14,13 @@ spent, predicted vs realised CAG of bought groups) and a PNG of CAG against budg
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 from memreward_verl.acquisition.simulate import PSEUDO_SOURCES, SimulationConfig, evaluate_acquisition
 from memreward_verl.acquisition.strategies import STRATEGIES, StrategyConfig
+from memreward_verl.files import atomic_write_json
 
 __all__ = ["add_parser", "run", "plot_budget_curve"]
 
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
     report["rollouts_file"] = str(args.rollouts)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(_clean(report), indent=2), encoding="utf-8")
+    atomic_write_json(out, _clean(report))
     plot = plot_budget_curve(report, Path(args.plot) if args.plot else out.with_suffix(".png"))
     none = report["no_acquisition"]
     print(f"no acquisition: mean CAG {none['mean_cag_unbought']:.3f}  AUC {none['auc_unbought']:.3f}")

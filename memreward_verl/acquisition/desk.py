@@ -30,12 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
-from memreward_verl.acquisition.online import AcquirerConfig, OnlineAcquirer
+from memreward_verl.acquisition.online import OnlineAcquirer
 from memreward_verl.acquisition.oracle import LabelOracle, OracleRequest, VerifierOracle
 from memreward_verl.acquisition.probes import GroupView
 from memreward_verl.decision import single_answer
 from memreward_verl.prepare.writer import write_json
 from memreward_verl.reward import AcquisitionInfo, RewardSample
+from memreward_verl.serve.options import AcquireOptions
 
 __all__ = ["DeskConfig", "AcquisitionDesk", "BUDGET_SUFFIX", "LEARNED_SUFFIX"]
 
@@ -52,11 +53,10 @@ Bought = tuple[list[RewardSample], list[float]]
 class DeskConfig:
     """Settings of :class:`AcquisitionDesk`."""
 
-    acquirer: AcquirerConfig = field(default_factory=AcquirerConfig)
-    # Without global_steps in the samples: a new step after this many offered groups (None: one step).
-    step_groups: int | None = None
-    # Groups of a prompt bought earlier get the oracle's rewards, free of budget (see the module doc).
-    reuse: bool = True
+    # The strategy, budget, step_groups (without global_steps in the samples: a new step after this many
+    # offered groups; None: one step) and reuse (groups of a prompt bought earlier get the oracle's rewards,
+    # free of budget; see the module doc): the job's ``acquire`` options, never a copy of them.
+    acquire: AcquireOptions = field(default_factory=lambda: AcquireOptions("random", budget=1.0))
     # Persistence prefix (the service's state_dir): <prefix>.acquisition.json and
     # <prefix>.acquisition_learned.json. None: nothing persists; a restart starts the step's budget again.
     state_path: str | None = None
@@ -101,7 +101,7 @@ class AcquisitionDesk:
         self.cfg = cfg
         self.counters = counters
         self.oracle = oracle or VerifierOracle()
-        self.acquirer = OnlineAcquirer(cfg.acquirer)
+        self.acquirer = OnlineAcquirer(cfg.acquire.acquirer())
         self._join = join
         self.step: int | None = None  # the step in progress (None: none started)
         self.offered = 0  # groups offered in that step
@@ -120,7 +120,7 @@ class AcquisitionDesk:
             new = self.step is None or max(steps) > self.step
             step = max(steps)
         else:
-            size = self.cfg.step_groups
+            size = self.cfg.acquire.step_groups
             new = self.step is None or (size is not None and self.offered >= size)
             step = 0 if self.step is None else self.step + int(new)
         if not new:
@@ -167,7 +167,7 @@ class AcquisitionDesk:
             responses=[s.response for s in samples],
             extra_info=first.extra_info,
         )
-        if self.cfg.reuse and first.query_id is not None and first.query_id in self.owned:
+        if self.cfg.acquire.reuse and first.query_id is not None and first.query_id in self.owned:
             true = await asyncio.get_running_loop().run_in_executor(None, self.oracle, request)
             self.counters["acq_reused"] += 1
             return np.asarray(true, dtype=np.float64), AcquisitionInfo(reused=1.0)
@@ -206,7 +206,7 @@ class AcquisitionDesk:
         if first.query_id is not None:
             self.owned.setdefault(first.query_id, decision.step)
         self.to_join.append((list(samples), [float(t) for t in true]))
-        if self.cfg.step_groups is None and not any(s.global_step is not None for s in samples):
+        if self.cfg.acquire.step_groups is None and not any(s.global_step is not None for s in samples):
             self._flush_joins()  # one running step: join now
         self._since_save += 1
         if self._since_save >= self.cfg.save_every:

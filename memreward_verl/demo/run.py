@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from memreward_verl.config import MemRewardConfig
-from memreward_verl.demo.tasks import arithmetic_tasks
+from memreward_verl.demo.tasks import VAL_DATA_SOURCE, arithmetic_tasks
 from memreward_verl.demo.tiny_llm import ensure_tiny_llm
 from memreward_verl.prepare.writer import write_json, write_parquet
 from memreward_verl.train.config import CPUTrainConfig
@@ -124,7 +124,9 @@ def run_demo(cfg: DemoConfig | None = None) -> dict[str, Any]:
     out = Path(cfg.out_dir).resolve()
     model_dir = ensure_tiny_llm(out / "model")
     train_rows = arithmetic_tasks(cfg.train_prompts, seed=cfg.seed, split="train")
-    val_rows = arithmetic_tasks(cfg.val_prompts, seed=cfg.seed, split="test", offset=cfg.train_prompts)
+    val_rows = arithmetic_tasks(
+        cfg.val_prompts, seed=cfg.seed, split="test", offset=cfg.train_prompts, data_source=VAL_DATA_SOURCE
+    )
     train_path = write_parquet(train_rows, out / "data" / "train.parquet")
     val_path = write_parquet(val_rows, out / "data" / "val.parquet")
 
@@ -140,7 +142,7 @@ def run_demo(cfg: DemoConfig | None = None) -> dict[str, Any]:
         acquisition=cfg.acquisition or "care",
         budget=cfg.budget,
         prompts_per_step=cfg.train.prompts_per_step,
-        extra_kwargs={"reward_log": paths.reward_log},
+        extra_kwargs={"reward_log": paths.reward_log, "val_data_sources": [VAL_DATA_SOURCE]},
     )
     run = run_main_ppo(cpu_overrides(cfg.train, paths) + rewards, paths, cfg.train.timeout_s, progress=cfg.progress)
 

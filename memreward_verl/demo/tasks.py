@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["arithmetic_tasks", "ANSWER_FORMAT"]
+__all__ = ["arithmetic_tasks", "ANSWER_FORMAT", "VAL_DATA_SOURCE"]
+
+# The demo's validation rows (ability "math" picks the math verifier for this unregistered name).
+VAL_DATA_SOURCE = "demo_arithmetic_val"
 
 ANSWER_FORMAT = "Give the final answer as a number after ####."
 
@@ -18,10 +21,14 @@ _TEMPLATES = {"add": ("What is {a} + {b}?", "Compute {a} + {b}.", "Add {a} and {
 _RANGES = {"add": (1, 9)}
 
 
-def arithmetic_tasks(n: int, seed: int = 0, split: str = "train", offset: int = 0) -> list[dict]:
+def arithmetic_tasks(
+    n: int, seed: int = 0, split: str = "train", offset: int = 0, data_source: str = "math"
+) -> list[dict]:
     """``n`` distinct verl parquet rows (seeded), starting at ``offset`` in one fixed shuffle.
 
-    Disjoint ``offset`` ranges give disjoint prompt sets (train vs. held-out).
+    Disjoint ``offset`` ranges give disjoint prompt sets (train vs. held-out). Held-out rows get a data
+    source of their own (``VAL_DATA_SOURCE``): the reward manager knows validation by verl's mark or by a
+    data source listed in ``val_data_sources``, never by ``extra_info.split``.
     """
     pool = []
     for kind, templates in _TEMPLATES.items():
@@ -40,7 +47,7 @@ def arithmetic_tasks(n: int, seed: int = 0, split: str = "train", offset: int = 
         question = f"{_TEMPLATES[kind][t].format(a=a, b=b)} {ANSWER_FORMAT}"
         rows.append(
             {
-                "data_source": "math",
+                "data_source": data_source,
                 "prompt": [{"role": "user", "content": question}],
                 "ability": "math",
                 "reward_model": {"style": "rule", "ground_truth": str(answer)},

@@ -17,21 +17,16 @@ from typing import Any
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 
-from memreward_verl.acquisition.budget import BudgetConfig
-from memreward_verl.acquisition.online import AcquirerConfig
-from memreward_verl.acquisition.strategies import StrategyConfig
-from memreward_verl.integration.config import MemRewardOptions
-from memreward_verl.reward import RewardRule, RewardSample
-from memreward_verl.service import GroupOutcome, ServiceConfig, load_service, load_vote_service
+from memreward_verl.reward import RewardSample
+from memreward_verl.serve.collector import GroupOutcome
+from memreward_verl.serve.load import load_service, load_vote_service
+from memreward_verl.serve.options import MemRewardOptions
 
 __all__ = [
     "MemoryWorker",
     "WorkerTimeoutError",
     "get_memory_worker",
     "WorkerClient",
-    "rule_from_options",
-    "service_config_from_options",
-    "acquirer_config_from_options",
 ]
 
 logger = logging.getLogger(__name__)
@@ -41,46 +36,14 @@ class WorkerTimeoutError(TimeoutError):
     """A blocking call to the memory worker got no answer in time (the message says what it asked for)."""
 
 
-def rule_from_options(opts: MemRewardOptions) -> RewardRule:
-    return RewardRule(opts.reward_mode, opts.hard_rule, opts.threshold, opts.abstain_band, opts.abstain_reward)
-
-
-def acquirer_config_from_options(opts: MemRewardOptions) -> AcquirerConfig | None:
-    """The :class:`AcquirerConfig` of ``acquisition``/``budget``/``budget_total``/... (None: off)."""
-    if opts.acquisition is None:
-        return None
-    if opts.budget is not None:
-        budget = BudgetConfig(fraction=opts.budget, step_groups=opts.acquisition_step_groups)
-    else:
-        budget = BudgetConfig(fraction=None, total=opts.budget_total)
-    return AcquirerConfig(
-        strategy=opts.acquisition,
-        budget=budget,
-        strategy_cfg=StrategyConfig(seed=opts.acquisition_seed),
-        min_window=opts.acquisition_min_window,
-    )
-
-
-def service_config_from_options(opts: MemRewardOptions) -> ServiceConfig:
-    return ServiceConfig(
-        group_timeout_s=opts.group_timeout_s,
-        on_timeout=opts.on_timeout,
-        embed_batch_size=opts.embed_batch_size,
-        grow_memory=opts.grow_memory,
-        refit_every=opts.refit_every,
-        state_dir=opts.state_dir,
-        acquisition=acquirer_config_from_options(opts),
-        acquisition_step_groups=opts.acquisition_step_groups,
-        acquisition_reuse=opts.acquisition_reuse,
-        acquisition_warm_start=opts.acquisition_warm_start,
-    )
-
-
 class MemoryWorker:
     """Actor body (a plain class made remote in :func:`get_memory_worker`).
 
     Args:
         options: :meth:`MemRewardOptions.to_dict` of the job (plain data travels well between processes).
+
+    Raises:
+        ArtifactError, ValueError: the artifact or labelled-ids file cannot be loaded (named with the cause).
     """
 
     def __init__(self, options: dict[str, Any]) -> None:
@@ -89,21 +52,40 @@ class MemoryWorker:
         opts = MemRewardOptions.from_mapping(options)
         self.options = dict(options)
         self._reward_log = None
-        torch.set_num_threads(max(1, int(opts.worker_num_cpus)))
-        rule, cfg = rule_from_options(opts), service_config_from_options(opts)
-        if opts.reward_mode == "majority_vote":
-            self.service = load_vote_service(opts.artifact_dir or None, opts.labelled_ids_file, rule, cfg)
-        else:
-            self.service = load_service(opts.artifact_dir, rule, cfg)
-        info = self.service.describe()
+        # Why the service could not start, as "ErrorType: message": reported by describe() as plain data,
+        # so a manager shows this root cause first, not the last line of Ray's actor-died traceback.
+        self.start_error: str | None = None
+        torch.set_num_threads(max(1, int(opts.worker.num_cpus)))
+        try:
+            if opts.rule.mode == "majority_vote":
+                self._service = load_vote_service(
+                    opts.artifact_dir or None, opts.labelled_ids_file, opts.rule, opts.collect, opts.acquire
+                )
+            else:
+                self._service = load_service(opts.artifact_dir, opts.rule, opts.collect, opts.acquire)
+        except (ValueError, OSError) as exc:  # ArtifactError, a bad labelled-ids file, an unreadable path
+            self._service = None
+            self.start_error = f"{type(exc).__name__}: {exc}"
+            logger.error("memreward worker %r cannot start: %s", opts.worker.name, self.start_error)
+            return
+        info = self._service.describe()
         logger.info(
             "memreward worker %r ready (%s): %d labelled prompts, embedder %s, %d memory queries",
-            opts.worker_name, opts.reward_mode, len(info["labelled_ids"]), info["model_id"], info["memory_queries"],
+            opts.worker.name, opts.rule.mode, len(info["labelled_ids"]), info["model_id"], info["memory_queries"],
         )  # fmt: skip
 
+    @property
+    def service(self) -> Any:
+        if self._service is None:
+            raise RuntimeError(f"memreward worker did not start: {self.start_error}")
+        return self._service
+
     async def describe(self) -> dict[str, Any]:
-        """Labelled query ids, embedder id and memory size: what managers need at start-up."""
-        return {**self.service.describe(), "options": self.options}
+        """Labelled query ids, embedder id and memory size: what managers need at start-up (or
+        ``{"start_error": ...}`` when the service could not be loaded)."""
+        if self._service is None:
+            return {"start_error": self.start_error, "options": self.options}
+        return {**self._service.describe(), "options": self.options}
 
     async def predict(self, sample: RewardSample, group_size: int) -> GroupOutcome:
         return await self.service.predict(sample, group_size)
@@ -138,11 +120,11 @@ def get_memory_worker(opts: MemRewardOptions) -> ray.actor.ActorHandle:
     return (
         ray.remote(MemoryWorker)
         .options(
-            name=opts.worker_name,
+            name=opts.worker.name,
             get_if_exists=True,
-            max_restarts=opts.worker_max_restarts,
-            max_concurrency=opts.worker_max_concurrency,
-            num_cpus=opts.worker_num_cpus,
+            max_restarts=opts.worker.max_restarts,
+            max_concurrency=opts.worker.max_concurrency,
+            num_cpus=opts.worker.num_cpus,
         )
         .remote(opts.to_dict())
     )
@@ -171,7 +153,7 @@ class WorkerClient:
         Raises:
             RayActorError: the last failure after ``request_retries`` retries.
         """
-        attempts = self.opts.request_retries + 1
+        attempts = self.opts.worker.request_retries + 1
         for attempt in range(1, attempts + 1):
             try:
                 return await getattr(self.handle, method).remote(*args)
@@ -179,7 +161,7 @@ class WorkerClient:
                 if attempt == attempts:
                     logger.error("[Attempt %d/%d] memreward worker %s: %s; giving up", attempt, attempts, method, exc)
                     raise
-                delay = self.opts.retry_backoff_s * 2 ** (attempt - 1)
+                delay = self.opts.worker.retry_backoff_s * 2 ** (attempt - 1)
                 logger.warning(
                     "[Attempt %d/%d] memreward worker %s failed (%s); retrying in %.1fs",
                     attempt, attempts, method, exc, delay,
@@ -191,7 +173,7 @@ class WorkerClient:
     async def _wait_ready(self) -> None:
         """Wait (at most ``worker_restart_timeout_s``) until the restarted or re-created worker answers."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.opts.worker_restart_timeout_s
+        deadline = loop.time() + self.opts.worker.restart_timeout_s
         while True:
             handle = get_memory_worker(self.opts)  # the restarting actor, or a new one if it is gone
             self.handle = self._keep.setdefault(handle._actor_id.hex(), handle)
@@ -200,7 +182,7 @@ class WorkerClient:
                 return
             except RayActorError as exc:
                 if loop.time() > deadline:
-                    logger.error("memreward worker not back after %.0fs: %s", self.opts.worker_restart_timeout_s, exc)
+                    logger.error("memreward worker not back after %.0fs: %s", self.opts.worker.restart_timeout_s, exc)
                     return  # the next attempt fails and reports
                 await asyncio.sleep(0.5)
 
@@ -213,7 +195,7 @@ class WorkerClient:
         Raises:
             WorkerTimeoutError: no answer in time; names the worker, what it asked for and the options.
         """
-        timeout = self.opts.worker_start_timeout_s
+        timeout = self.opts.worker.start_timeout_s
         try:
             return ray.get(getattr(self.handle, method).remote(*args), timeout=timeout)
         except GetTimeoutError:
@@ -228,8 +210,8 @@ class WorkerClient:
         except Exception as exc:  # the message must not fail over a diagnostic
             cluster = f"the Ray cluster's CPUs could not be read ({exc})"
         return (
-            f"memreward worker {self.opts.worker_name!r} did not answer {method!r} within {timeout:g} s "
-            f"({key}worker_start_timeout_s). It asks Ray for num_cpus={self.opts.worker_num_cpus:g} "
+            f"memreward worker {self.opts.worker.name!r} did not answer {method!r} within {timeout:g} s "
+            f"({key}worker_start_timeout_s). It asks Ray for num_cpus={self.opts.worker.num_cpus:g} "
             f"({key}worker_num_cpus) and no GPU; {cluster}. If Ray cannot place it, lower {key}worker_num_cpus "
             "or give Ray more CPUs (ray_kwargs.ray_init.num_cpus; the recipes' preflight counts what verl "
             f"holds); if it is still loading a large artifact, raise {key}worker_start_timeout_s"

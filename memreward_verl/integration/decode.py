@@ -12,7 +12,7 @@ import numpy as np
 
 from memreward_verl.reward import RewardSample
 
-__all__ = ["decode_sample", "SampleFormatError"]
+__all__ = ["decode_sample", "SampleFormatError", "last_user_message", "prompt_key"]
 
 
 class SampleFormatError(ValueError):
@@ -27,28 +27,45 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def last_user_message(chat: Any) -> str | None:
+    """The question of a verl ``prompt`` cell: the text itself, or the last user message of a chat."""
+    if chat is None:
+        return None
+    if isinstance(chat, str):
+        return chat
+    users = [m.get("content", "") for m in list(chat) if isinstance(m, Mapping) and m.get("role") == "user"]
+    return users[-1] if users and isinstance(users[-1], str) else None
+
+
+def prompt_key(data_source: str, question: str) -> str:
+    """How a prompt is recognised across the parquet files and the samples (integration/validation.py)."""
+    return f"{data_source}\x00{question.strip()}"
+
+
 def _question(non_tensor: Mapping[str, Any], prompt_ids: Any, tokenizer: Any) -> str:
     """The last user message of ``raw_prompt``/``prompt``; else the decoded prompt tokens."""
     for key in ("raw_prompt", "prompt"):
-        chat = non_tensor.get(key)
-        if chat is None:
-            continue
-        if isinstance(chat, str):
-            return chat
-        users = [m.get("content", "") for m in list(chat) if isinstance(m, Mapping) and m.get("role") == "user"]
-        if users and isinstance(users[-1], str):
-            return users[-1]
+        question = last_user_message(non_tensor.get(key))
+        if question is not None:
+            return question
     return tokenizer.decode(prompt_ids, skip_special_tokens=True)
 
 
 def decode_sample(
-    data: Any, tokenizer: Any, query_id_key: str = "query_id", val_splits=("test", "val")
+    data: Any,
+    tokenizer: Any,
+    query_id_key: str = "query_id",
+    val_data_sources: frozenset[str] = frozenset(),
+    val_prompts: frozenset[str] = frozenset(),
 ) -> RewardSample:
     """Decode the last row of a verl ``DataProto`` into a :class:`RewardSample`.
 
     The response is ``responses[:valid_len]`` with ``valid_len = attention_mask[-response_len:].sum()``,
-    decoded with special tokens skipped. A sample is a validation sample when ``meta_info["validate"]``
-    is true or ``extra_info["split"]`` is one of ``val_splits``. ``global_step`` comes from
+    decoded with special tokens skipped. A sample is a validation sample when verl marks it so
+    (``meta_info["validate"]``, set on verl's validation batches), its prompt is one of
+    ``val_prompts`` (prompts of ``data.val_files`` that training never uses) or its ``data_source`` is
+    one of ``val_data_sources``. Never from a field of the row itself (``extra_info["split"]``): a
+    training parquet made from a test set would otherwise hand every prompt its ground truth. ``global_step`` comes from
     ``non_tensor_batch["global_steps"]`` (verl's V1 trainer sets it on every sample), else from
     ``meta_info["global_steps"]``; None when neither is there (or it is -1, verl's "unknown").
 
@@ -56,7 +73,8 @@ def decode_sample(
         data: a ``DataProto`` with one (or more; the last is used) row.
         tokenizer: the policy tokenizer.
         query_id_key: the ``extra_info`` key naming the prompt in the artifact.
-        val_splits: ``extra_info["split"]`` values that mark validation data.
+        val_data_sources: data sources that only validation uses (their samples get the verifier).
+        val_prompts: :func:`prompt_key` of each validation-only prompt.
 
     Returns:
         The record; ``uid``/``query_id`` are None when absent (the caller decides if that is an error).
@@ -81,15 +99,20 @@ def decode_sample(
     gt = reward_model.get("ground_truth") if isinstance(reward_model, Mapping) else None
     uid = non_tensor.get("uid")
     qid = extra.get(query_id_key)
-    validate = bool(data.meta_info.get("validate", False)) or str(extra.get("split", "")) in set(val_splits)
     prompt_ids = item.batch["prompts"] if "prompts" in item.batch.keys() else []
+    question = _question(non_tensor, prompt_ids, tokenizer)
+    validate = (
+        _plain(data.meta_info.get("validate", False)) is True
+        or data_source in val_data_sources
+        or (bool(val_prompts) and prompt_key(data_source, question) in val_prompts)
+    )
     step = non_tensor.get("global_steps", data.meta_info.get("global_steps"))
     ability = non_tensor.get("ability")
     return RewardSample(
         uid=None if uid is None else str(uid),
         query_id=None if qid is None else str(qid),
         data_source=data_source,
-        question=_question(non_tensor, prompt_ids, tokenizer),
+        question=question,
         response=response,
         ground_truth=None if gt is None else str(gt),
         ability=ability if isinstance(ability, str) else None,

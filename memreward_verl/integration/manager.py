@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 from typing import Any
 
 import ray
@@ -18,11 +19,13 @@ from verl.experimental.reward_loop.reward_manager import register
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
 
 from memreward_verl.integration.actor import WorkerClient
-from memreward_verl.integration.config import MemRewardOptions, options_from_verl_config
+from memreward_verl.integration.config import options_from_verl_config
 from memreward_verl.integration.decode import decode_sample
+from memreward_verl.integration.validation import validation_prompts
 from memreward_verl.reward import RewardSample, SampleReward, route_sample
-from memreward_verl.service import GroupOutcome
-from memreward_verl.verify import resolve, verify
+from memreward_verl.serve.collector import GroupOutcome
+from memreward_verl.serve.options import MemRewardOptions
+from memreward_verl.verify import VerifierUndecidedError, resolve, verify
 
 __all__ = ["MemRewardManager"]
 
@@ -30,29 +33,32 @@ logger = logging.getLogger(__name__)
 
 
 def _group_size(config: Any, opts: MemRewardOptions) -> int:
-    if opts.group_size is not None:
-        return opts.group_size
+    if opts.collect.group_size is not None:
+        return opts.collect.group_size
+    n = None
     try:
-        return int(config.actor_rollout_ref.rollout.n)
+        n = config.actor_rollout_ref.rollout.n
     except Exception as exc:
         raise ValueError(
             "cannot read actor_rollout_ref.rollout.n; set +reward.reward_kwargs.group_size=<rollouts per prompt>"
         ) from exc
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(
+            f"actor_rollout_ref.rollout.n must be an integer >= 1 (got {n!r}); or set "
+            "+reward.reward_kwargs.group_size=<rollouts per prompt>"
+        )
+    return n
 
 
 def _check_same_options(opts: MemRewardOptions, worker_options: dict[str, Any]) -> None:
     """A named worker found by ``get_if_exists`` must serve the same options (else rename ``worker_name``)."""
-    mine = opts.to_dict()
-    diff = sorted(
-        k
-        for k in mine
-        if k not in ("request_retries", "retry_backoff_s", "worker_restart_timeout_s", "worker_start_timeout_s")
-        and mine[k] != worker_options.get(k)
-    )
+    mine = opts.shared_items()
+    theirs = MemRewardOptions.from_mapping(worker_options).shared_items()
+    diff = sorted(k for k in mine if mine[k] != theirs[k])
     if diff:
         raise ValueError(
-            f"a memreward worker named {opts.worker_name!r} already runs with other options {diff} "
-            f"(theirs: {[worker_options.get(k) for k in diff]}, ours: {[mine[k] for k in diff]}); "
+            f"a memreward worker named {opts.worker.name!r} already runs with other options {diff} "
+            f"(theirs: {[theirs[k] for k in diff]}, ours: {[mine[k] for k in diff]}); "
             "use one set of reward_kwargs per job or set a distinct reward.reward_kwargs.worker_name"
         )
 
@@ -60,9 +66,9 @@ def _check_same_options(opts: MemRewardOptions, worker_options: dict[str, Any]) 
 def _log_record(sample: RewardSample, score: float, extra: dict[str, Any], opts: MemRewardOptions) -> dict[str, Any]:
     """One ``reward_log`` line: which rollout got which reward, from where, under which rule."""
     return {
-        "reward_mode": opts.reward_mode,
-        "hard_rule": opts.hard_rule,
-        "threshold": opts.threshold,
+        "reward_mode": opts.rule.mode,
+        "hard_rule": opts.rule.hard_rule,
+        "threshold": opts.rule.threshold,
         "step": sample.global_step,
         "query_id": sample.query_id,
         "uid": sample.uid,
@@ -71,6 +77,22 @@ def _log_record(sample: RewardSample, score: float, extra: dict[str, Any], opts:
         "reward": score,
         **{k: None if _is_nan(extra[k]) else extra[k] for k in ("reward_source", "pred_prob", "hidden_gt")},
     }
+
+
+_ERROR_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*\.)?([A-Z]\w*(?:Error|Exception|Exit)): (.+)$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def root_cause(exc: BaseException) -> str:
+    """One line for a failure: Ray's actor-died and task errors end with the original "Type: message"
+    after kilobytes of traceback; that line comes first, the rest stays in the chained exception."""
+    text = _ANSI.sub("", str(exc))
+    for line in reversed(text.strip().splitlines()):
+        m = _ERROR_LINE.match(line.strip())
+        if m:
+            return f"{m.group(1)}: {m.group(2)}"
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    return f"{type(exc).__name__}: {first}"
 
 
 def _is_nan(value: Any) -> bool:
@@ -97,20 +119,30 @@ class MemRewardManager(RewardManagerBase):
         super().__init__(config, tokenizer, compute_score)
         self.opts = options_from_verl_config(config)
         self.group_size = _group_size(config, self.opts)
+        self.val_data_sources = frozenset(self.opts.val_data_sources)
+        self.val_prompts = validation_prompts(config)
         if not ray.is_initialized():
             raise RuntimeError("MemRewardManager needs Ray (it runs inside verl's RewardLoopWorker actors)")
+        source = f"artifact_dir={self.opts.artifact_dir!r}"
+        if self.opts.labelled_ids_file:
+            source = f"labelled_ids_file={self.opts.labelled_ids_file!r}"
         try:
             self.worker = WorkerClient(self.opts)
             info = self.worker.call_sync("describe")
         except Exception as exc:
-            source = f"artifact_dir={self.opts.artifact_dir!r}"
-            if self.opts.labelled_ids_file:
-                source = f"labelled_ids_file={self.opts.labelled_ids_file!r}"
-            msg = f"memreward worker {self.opts.worker_name!r} failed to start from {source}: {exc}"
+            msg = f"memreward worker {self.opts.worker.name!r} failed to start from {source}: {root_cause(exc)}"
             raise RuntimeError(msg) from exc
+        if info.get("start_error"):
+            ray.kill(self.worker.handle, no_restart=True)  # a fixed artifact on the next try gets a fresh worker
+            raise RuntimeError(
+                f"memreward worker {self.opts.worker.name!r} failed to start from {source}: {info['start_error']}"
+            )
         _check_same_options(self.opts, info["options"])
         self.labelled_ids = frozenset(info["labelled_ids"])
-        logger.info("MemRewardManager: %d labelled prompts, group size %d", len(self.labelled_ids), self.group_size)
+        logger.info(
+            "MemRewardManager: %d labelled prompts, group size %d, %d validation-only prompts",
+            len(self.labelled_ids), self.group_size, len(self.val_prompts),
+        )  # fmt: skip
 
     async def run_single(self, data) -> dict:
         """Reward of one rollout: ``{"reward_score": float, "reward_extra_info": dict}``.
@@ -121,7 +153,10 @@ class MemRewardManager(RewardManagerBase):
         """
         loop = asyncio.get_running_loop()
         sample = await loop.run_in_executor(
-            None, lambda: decode_sample(data, self.tokenizer, self.opts.query_id_key, self.opts.val_splits)
+            None,
+            lambda: decode_sample(
+                data, self.tokenizer, self.opts.query_id_key, self.val_data_sources, self.val_prompts
+            ),
         )
         route = route_sample(sample, self.labelled_ids)
         if route == "predicted":
@@ -129,7 +164,7 @@ class MemRewardManager(RewardManagerBase):
         else:
             score = await loop.run_in_executor(None, self._verify, sample)
             result = SampleReward.from_verifier(score, route)
-            if route == "ground_truth" and self.opts.grow_memory:
+            if route == "ground_truth" and self.opts.collect.grow_memory:
                 sample.domain = self._domain(sample)
                 # fire and forget: growing the memory must not delay this reward
                 self.worker.handle.observe.remote(sample, score, self.group_size)
@@ -161,7 +196,7 @@ class MemRewardManager(RewardManagerBase):
             abstained=outcome.abstained,
             timed_out=outcome.timed_out,
             neutral=outcome.neutral,
-            threshold=self.opts.threshold,
+            threshold=self.opts.rule.threshold,
             # the vote is the pseudo-label; a neutral (timed-out) group has none, an acquired one was not voted
             decision=self._vote_decision(outcome),
             acquisition=outcome.acquisition,
@@ -169,7 +204,7 @@ class MemRewardManager(RewardManagerBase):
 
     def _vote_decision(self, outcome: GroupOutcome) -> float | None:
         """The pseudo-label ``pred_correct`` compares in majority-vote mode (None: other modes)."""
-        if self.opts.reward_mode != "majority_vote":
+        if self.opts.rule.mode != "majority_vote":
             return None
         return float("nan") if outcome.neutral or outcome.acquisition.acquired else outcome.score
 
@@ -190,3 +225,5 @@ class MemRewardManager(RewardManagerBase):
             )
         except KeyError as exc:
             raise KeyError(f"{sample.describe()}: {exc.args[0] if exc.args else exc}") from None
+        except VerifierUndecidedError as exc:  # no verdict in the verifier's time budget: no reward, not a 0
+            raise VerifierUndecidedError(f"{sample.describe()}: {exc}") from exc

@@ -8,7 +8,6 @@ names by hand. A ratio is written with ``format(ratio, "g")`` (``0.2`` -> ``labe
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from memreward_verl.files import atomic_write, atomic_write_json
 from memreward_verl.prepare.prompts import build_prompt
 from memreward_verl.prepare.records import Example
 
@@ -102,29 +102,16 @@ def make_row(ex: Example, domain: str, data_source: str, split: str, index: int)
     }
 
 
-def _replace_atomically(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def write_parquet(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
     """Write rows with :data:`ROW_SCHEMA` (atomically: a reader never sees a half-written file)."""
     table = pa.Table.from_pylist(list(rows), schema=ROW_SCHEMA)
-    _replace_atomically(Path(path), lambda tmp: pq.write_table(table, tmp))
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp))
     return Path(path)
 
 
 def write_json(obj: Any, path: str | Path) -> Path:
     """Write JSON (sorted keys off: the key order is meaningful to a reader), atomically."""
-    text = json.dumps(obj, indent=2, ensure_ascii=False) + "\n"
-    _replace_atomically(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    return Path(path)
+    return atomic_write_json(path, obj)
 
 
 def read_labelled(out_dir: str | Path, ratio: float) -> list[str]:

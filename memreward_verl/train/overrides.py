@@ -126,12 +126,15 @@ def cpu_overrides(cfg: CPUTrainConfig, paths: RunPaths) -> list[str]:
 
 
 def kwargs_overrides(reward_kwargs: dict[str, Any]) -> list[str]:
-    """``+reward.reward_kwargs.<key>=<value>`` for each key (None values are left out)."""
+    """``+reward.reward_kwargs.<key>=<value>`` for each key (None values are left out; lists as ``[a,b]``)."""
     out = []
     for key, value in reward_kwargs.items():
         if value is None:
             continue
-        text = str(value).lower() if isinstance(value, bool) else str(value)
+        if isinstance(value, (list, tuple)):
+            text = "[" + ",".join(str(v) for v in value) + "]"
+        else:
+            text = str(value).lower() if isinstance(value, bool) else str(value)
         out.append(f"+reward.reward_kwargs.{key}={text}")
     return out
 

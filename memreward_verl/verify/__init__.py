@@ -27,6 +27,7 @@ from memreward_verl.verify.sandbox import SandboxConfig, SandboxResult, run_pyth
 __all__ = [
     "verify",
     "verify_detailed",
+    "VerifierUndecidedError",
     "compute_score",
     "resolve",
     "VERIFIERS",
@@ -50,6 +51,14 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+# verify(): an undecided verdict (the verifier's own time budget ran out) is tried again this many times.
+UNDECIDED_RETRIES = 2
+
+
+class VerifierUndecidedError(RuntimeError):
+    """The verifier ran out of its time budget every time: there is no verdict, so there is no reward."""
+
 
 # Families of data sources named by prefix (verl uses e.g. "numina_olympiads", "aime2024").
 _PREFIXES = (("numina", "numina_math"), ("aime", "math"), ("amc", "math"), ("gsm", "openai/gsm8k"))
@@ -140,8 +149,29 @@ def verify(
     *,
     ability: str | None = None,
 ) -> float:
-    """Score one response in [0, 1] (see :func:`verify_detailed` for arguments and errors)."""
-    return verify_detailed(data_source, response, ground_truth, extra_info, ability=ability).score
+    """Score one response in [0, 1]: a reward-grade verdict (see :func:`verify_detailed` for arguments).
+
+    A verifier that runs out of its own time budget (``Status.UNDECIDED``: math-verify on a loaded
+    machine, a process pool still starting) has not decided; that is retried ``UNDECIDED_RETRIES``
+    times and then raised, never scored 0.
+
+    Raises:
+        VerifierUndecidedError: still undecided after the retries (names the data source and answer).
+        KeyError, ValueError: as :func:`verify_detailed`.
+    """
+    for attempt in range(1, UNDECIDED_RETRIES + 2):
+        result = verify_detailed(data_source, response, ground_truth, extra_info, ability=ability)
+        if result.status is not Status.UNDECIDED:
+            return result.score
+        logger.warning(
+            "[Attempt %d/%d] %s verifier undecided on answer %r (%s)",
+            attempt, UNDECIDED_RETRIES + 1, data_source, result.answer, result.reason,
+        )  # fmt: skip
+    raise VerifierUndecidedError(
+        f"{data_source}: the verifier could not decide on answer {result.answer!r} against {ground_truth!r} "
+        f"in {UNDECIDED_RETRIES + 1} attempts ({result.reason}); not scored 0. Raise the verifier's time budget "
+        "(MathConfig.timeout_s) if the machine is this busy"
+    )
 
 
 def compute_score(

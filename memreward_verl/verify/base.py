@@ -37,7 +37,10 @@ class Status(str, Enum):
     NO_ANSWER = "no_answer"  # nothing answer-like (or no code) could be extracted
     SYNTAX_ERROR = "syntax_error"
     RUNTIME_ERROR = "runtime_error"
-    TIMEOUT = "timeout"
+    TIMEOUT = "timeout"  # the response's program ran out of time (a verdict on the response)
+    # The verifier ran out of ITS time budget (math-verify on a busy machine, a process pool starting):
+    # not a verdict. Scored 0 by verify_detailed for offline statistics; verify() retries, then raises.
+    UNDECIDED = "undecided"
     MEMORY_LIMIT = "memory_limit"
     OUTPUT_LIMIT = "output_limit"
     INCOMPLETE = "incomplete"  # the program exited before its tests finished (sys.exit, os._exit)

@@ -162,10 +162,12 @@ def _equal_with_timer(pred: str, gold: str, timeout_s: float) -> bool | None:
     def on_alarm(signum: int, frame: Any) -> None:
         raise _MathTimeout()
 
+    _math_verify()  # importing math-verify and sympy (seconds on a busy machine) is not the comparison's time
     old_handler = signal.signal(signal.SIGALRM, on_alarm)
-    old_delay, _ = signal.setitimer(signal.ITIMER_REAL, timeout_s)
     started = time.monotonic()
-    try:
+    old_delay = 0.0
+    try:  # the timer starts inside the try: an alarm firing at once is a timeout, not an escaped exception
+        old_delay, _ = signal.setitimer(signal.ITIMER_REAL, timeout_s)
         return _equal_now(pred, gold)
     except _MathTimeout:
         return None
@@ -320,7 +322,7 @@ class MathVerifier(Verifier):
             return VerifyResult.wrong(Status.NO_ANSWER, reason="no \\boxed{}, '####', 'answer is' or number found")
         same = math_equal(answer, gold, self.config.timeout_s)
         if same is None:
-            return VerifyResult.wrong(Status.TIMEOUT, answer, f"comparison took over {self.config.timeout_s:g}s")
+            return VerifyResult.wrong(Status.UNDECIDED, answer, f"comparison took over {self.config.timeout_s:g}s")
         if same:
             return VerifyResult.right(answer)
         return VerifyResult.wrong(Status.WRONG_ANSWER, answer, f"{answer!r} is not equivalent to {gold!r}")

@@ -12,6 +12,7 @@ import json
 import logging
 from pathlib import Path
 
+from memreward_verl.files import atomic_write_json, atomic_write_text
 from memreward_verl.warmup.sampling import SamplingConfig
 
 __all__ = ["GenerationCache", "CacheMismatchError"]
@@ -43,7 +44,7 @@ class GenerationCache:
                     "use another --cache-dir or delete it"
                 )
         else:
-            meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+            atomic_write_json(meta_path, meta)
         self.path = self.folder / "generations.jsonl"
         self.responses: dict[str, list[str]] = {}
         self.torn_lines = 0
@@ -65,7 +66,7 @@ class GenerationCache:
                 self.torn_lines += 1
                 logger.warning("%s line %d is incomplete (interrupted write); it will be regenerated", self.path, i + 1)
         if self.torn_lines:  # rewrite without the torn line so later appends stay parseable
-            self.path.write_text("".join(g + "\n" for g in good), encoding="utf-8")
+            atomic_write_text(self.path, "".join(g + "\n" for g in good))
 
     def __contains__(self, query_id: str) -> bool:
         return query_id in self.responses

@@ -25,6 +25,7 @@ from memreward_verl.decision import hard_rewards, resolve_hard_rule, single_answ
 from memreward_verl.embed import Embedder, load_embedder
 from memreward_verl.evaluate import encode_cached
 from memreward_verl.features import GROUP_FEATURES
+from memreward_verl.files import atomic_write_json, atomic_write_text
 from memreward_verl.fit import predict_memory
 from memreward_verl.metrics import binary_metrics
 from memreward_verl.rollouts import Query, Rollout, write_rollouts
@@ -257,8 +258,8 @@ def run_warmup(cfg: WarmupConfig, generator: Generator | None = None, embedder: 
     out = Path(cfg.out)
     labelled_rollouts = np.isin(g.rollout_query, [i for i, q in enumerate(g.query_ids) if q in labelled_set])
     plot_warmup(out / "warmup.png", metrics, prob, labelled_rollouts, truth, share)
-    (out / "warmup.json").write_text(json.dumps(metrics, indent=2, default=float), encoding="utf-8")
-    (out / "warmup_config.json").write_text(json.dumps(_config_dict(cfg), indent=2, default=str), encoding="utf-8")
+    atomic_write_json(out / "warmup.json", metrics)
+    atomic_write_text(out / "warmup_config.json", json.dumps(_config_dict(cfg), indent=2, default=str))
     # The rollouts as stored: labels only for labelled prompts (hidden truth is never written here).
     write_rollouts(queries, out / "rollouts.jsonl")
     return WarmupResult(artifact_dir=out, metrics=metrics, queries=queries)

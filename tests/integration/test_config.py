@@ -10,7 +10,7 @@ from memreward_verl.integration.config import MemRewardOptions, legacy_key_messa
 
 def test_unknown_key_lists_valid_ones():
     """A misspelled key is an error that lists every valid key."""
-    with pytest.raises(ValueError, match=r"\['threshhold'\].*artifact_dir.*reward_mode"):
+    with pytest.raises(ValueError, match=r"threshhold; valid keys: .*artifact_dir.*reward_mode"):
         MemRewardOptions.from_mapping({"artifact_dir": "/a", "threshhold": 0.4})
 
 
@@ -23,7 +23,7 @@ def test_unknown_key_lists_valid_ones():
         ({"artifact_dir": "/a", "grow_memory": True}, "state_dir"),
         ({"artifact_dir": "/a", "threshold": 1.5}, "threshold"),
         ({"artifact_dir": "/a", "worker_start_timeout_s": 0}, "worker_start_timeout_s must be > 0"),
-        ({"artifact_dir": "/a", "worker_num_cpus": -1}, "worker_num_cpus must be >= 0"),
+        ({"artifact_dir": "/a", "worker_num_cpus": -1}, "worker_num_cpus must be > 0"),
         ({"artifact_dir": "/a", "reward_log": " "}, "reward_log must be a file path or null"),
     ],
 )
@@ -44,7 +44,7 @@ def test_reads_reward_kwargs_and_reports_legacy(caplog):
     )
     with caplog.at_level("WARNING"):
         opts = options_from_verl_config(cfg)
-    assert opts.reward_mode == "soft"
+    assert opts.rule.mode == "soft"
     msgs = legacy_key_messages(cfg)
     assert any("reward_model.reward_manager" in m and "reward.reward_manager.name" in m for m in msgs)
     assert any("custom_reward_function.path" in m and "reward.custom_reward_function.path" in m for m in msgs)
@@ -83,14 +83,15 @@ def test_majority_vote_needs_no_artifact():
     "kwargs,match",
     [
         ({"acquisition": "oracle", "budget": 0.2}, r"acquisition must be null or one of \[.*care.*random.*\]"),
-        ({"acquisition": "care"}, "exactly one of reward.reward_kwargs.budget"),
+        ({"acquisition": "care"}, "exactly one of budget"),
         ({"acquisition": "care", "budget": 0.2, "budget_total": 10}, "exactly one of"),
-        ({"acquisition": "care", "budget": 0.0}, r"budget must be in \(0, 1\]"),
-        ({"acquisition": "care", "budget": 1.5}, r"budget must be in \(0, 1\]"),
-        ({"acquisition": "care", "budget_total": 0}, "budget_total must be an integer >= 1"),
+        ({"acquisition": "care", "budget": 0.0}, r"budget must be > 0 and <= 1"),
+        ({"acquisition": "care", "budget": 1.5}, r"budget must be > 0 and <= 1"),
+        ({"acquisition": "care", "budget_total": 0}, "budget_total must be >= 1"),
+        ({"acquisition": "care", "budget_total": 2.5}, "budget_total must be an integer or null"),
         ({"acquisition": "care", "budget": 0.2, "acquisition_step_groups": 0}, "acquisition_step_groups"),
         ({"acquisition": "care", "budget": 0.2, "acquisition_min_window": 0}, "acquisition_min_window"),
-        ({"budget": 0.2}, "budget is set but reward.reward_kwargs.acquisition is not"),
+        ({"budget": 0.2}, "budget is set but acquisition is not"),
     ],
 )
 def test_acquisition_option_errors(kwargs, match):
@@ -101,30 +102,27 @@ def test_acquisition_option_errors(kwargs, match):
 
 
 def test_acquisition_options_build_the_acquirer():
-    """acquisition/budget/... become the worker's AcquirerConfig; off by default."""
-    from memreward_verl.integration.actor import acquirer_config_from_options
-
-    assert acquirer_config_from_options(MemRewardOptions.from_mapping({"artifact_dir": "/a"})) is None
+    """acquisition/budget/... are the acquire section, which builds the worker's AcquirerConfig; off by default."""
+    assert not MemRewardOptions.from_mapping({"artifact_dir": "/a"}).acquire.enabled
     opts = MemRewardOptions.from_mapping(
         {"artifact_dir": "/a", "acquisition": "Care", "budget": 0.25, "acquisition_seed": 7,
          "acquisition_step_groups": 64, "acquisition_min_window": 4}
     )  # fmt: skip
-    cfg = acquirer_config_from_options(opts)
-    assert opts.acquisition == "care" and cfg.strategy == "care" and cfg.strategy_cfg.seed == 7
+    cfg = opts.acquire.acquirer()
+    assert opts.acquire.strategy == "care" and cfg.strategy == "care" and cfg.strategy_cfg.seed == 7
     assert (cfg.budget.fraction, cfg.budget.total, cfg.budget.step_groups, cfg.min_window) == (0.25, None, 64, 4)
-    total = acquirer_config_from_options(
-        MemRewardOptions.from_mapping({"artifact_dir": "/a", "acquisition": "random", "budget_total": 100})
-    )
-    assert (total.budget.fraction, total.budget.total) == (None, 100)
+    total = MemRewardOptions.from_mapping({"artifact_dir": "/a", "acquisition": "random", "budget_total": 100})
+    assert (total.acquire.acquirer().budget.fraction, total.acquire.acquirer().budget.total) == (None, 100)
 
 
 def test_acquisition_with_majority_vote_and_reuse_reach_the_service():
-    """majority_vote accepts acquisition (the CARE paper's setting); acquisition_reuse reaches the service."""
-    from memreward_verl.integration.actor import service_config_from_options
+    """majority_vote accepts acquisition (the CARE paper's setting); acquisition_reuse reaches the desk."""
+    from memreward_verl.service import MajorityVoteService
 
     opts = MemRewardOptions.from_mapping(
         {"reward_mode": "majority_vote", "acquisition": "care", "budget": 0.2, "acquisition_reuse": False}
     )
-    cfg = service_config_from_options(opts)
-    assert cfg.acquisition.strategy == "care" and cfg.acquisition_reuse is False
-    assert service_config_from_options(MemRewardOptions.from_mapping({"artifact_dir": "/a"})).acquisition_reuse
+    svc = MajorityVoteService(rule=opts.rule, cfg=opts.collect, acquire=opts.acquire)
+    assert svc.desk is not None and svc.desk.cfg.acquire is opts.acquire and svc.desk.cfg.acquire.reuse is False
+    svc.close()
+    assert MemRewardOptions.from_mapping({"artifact_dir": "/a"}).acquire.reuse

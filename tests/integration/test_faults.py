@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 
 import pytest
@@ -98,6 +99,9 @@ def _broken_copy(artifact_dir, tmp_path, how):
         (bad / "model.pt").unlink()
     elif how == "corrupt":
         (bad / "model.pt").write_bytes(b"not a checkpoint")
+    elif how == "truncated":
+        arrays = bad / "memory" / "arrays.npz"
+        arrays.write_bytes(arrays.read_bytes()[:300])
     else:
         info = json.loads((bad / "artifact.json").read_text())
         info["model_id"] = "someone/else-embedder@256"
@@ -106,13 +110,24 @@ def _broken_copy(artifact_dir, tmp_path, how):
 
 
 @pytest.mark.parametrize(
-    "how,message", [("missing", "missing model.pt"), ("corrupt", "corrupt"), ("embedder", "else-embedder")]
+    "how,message",
+    [
+        ("missing", "missing model.pt"),
+        ("corrupt", r"model.pt: not a readable torch checkpoint"),
+        ("embedder", "else-embedder"),
+        ("truncated", r"memory/arrays.npz: not a readable .npz archive, truncated or corrupt"),
+    ],
 )
 def test_bad_artifact_fails_at_startup(ray_cluster, tokenizer_dir, tokenizer, artifact_dir, tmp_path, how, message):
-    """A missing file, a corrupt file or another embedder stops the manager at start-up, naming the cause."""
+    """A missing, corrupt or truncated file or another embedder stops the manager at start-up: the root cause
+    (error type, the file, what is wrong) comes first, in one line, not after Ray's actor-died traceback."""
     bad = _broken_copy(artifact_dir, tmp_path, how)
-    with pytest.raises(RuntimeError, match=message):
+    with pytest.raises(RuntimeError) as info:
         _manager(tokenizer_dir, tokenizer, bad, f"mw_bad_{how}", worker_max_restarts=0)
+    msg = str(info.value)
+    head = f"memreward worker 'mw_bad_{how}' failed to start from artifact_dir={bad!r}: ArtifactError: "
+    assert msg.startswith(head) and re.search(message, msg), msg
+    assert "\n" not in msg and "Traceback" not in msg and "actor died" not in msg
 
 
 def test_same_worker_name_other_options(manager, tokenizer_dir, tokenizer, artifact_dir):

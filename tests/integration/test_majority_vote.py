@@ -36,7 +36,8 @@ def labelled_file(online_queries, tmp_path_factory):
 def vote_loop(ray_cluster, tokenizer_dir, labelled_file):
     from verl.experimental.reward_loop import RewardLoopManager
 
-    kwargs = {"reward_mode": "majority_vote", "labelled_ids_file": labelled_file, "worker_name": WORKER}
+    kwargs = {"reward_mode": "majority_vote", "labelled_ids_file": labelled_file, "worker_name": WORKER,
+              "val_data_sources": ["gsm8k_val"]}  # fmt: skip
     cfg = compose_verl_config(tokenizer_dir, kwargs, ["actor_rollout_ref.rollout.n=8", "reward.num_workers=2"])
     manager = RewardLoopManager(cfg)
     yield manager
@@ -51,7 +52,7 @@ def test_majority_vote_through_the_reward_loop(vote_loop, tokenizer, online_quer
     ``pred_prob`` its answer share; ``pred_correct`` says whether the pseudo-label matched the verifier.
     """
     validation = arithmetic_rollouts(n_queries=1, n_rollouts=8, seed=12)
-    specs = queries_to_specs(online_queries) + queries_to_specs(validation, split="test")
+    specs = queries_to_specs(online_queries) + queries_to_specs(validation, data_source="gsm8k_val")
     specs = [specs[i] for i in np.random.default_rng(3).permutation(len(specs))]
     out = vote_loop.compute_rm_score(make_batch(specs, tokenizer))
 
@@ -67,7 +68,7 @@ def test_majority_vote_through_the_reward_loop(vote_loop, tokenizer, online_quer
     for i, s in enumerate(specs):
         truth = verify("openai/gsm8k", s["response"], s["ground_truth"])
         counts[nt["reward_source"][i]] += 1
-        if s["extra_info"]["split"] == "test":
+        if s["data_source"] == "gsm8k_val":
             assert nt["reward_source"][i] == "validation" and rewards[i] == truth
         elif s["extra_info"]["query_id"] == online_queries[0].query_id:
             assert nt["reward_source"][i] == "ground_truth" and rewards[i] == truth

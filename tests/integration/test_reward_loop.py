@@ -21,7 +21,8 @@ LABELLED = 20  # as in conftest.py
 def loop_manager(ray_cluster, artifact_dir, tokenizer_dir):
     from verl.experimental.reward_loop import RewardLoopManager
 
-    kwargs = {"artifact_dir": artifact_dir, "worker_name": WORKER, "reward_mode": "hard", "hard_rule": "threshold"}
+    kwargs = {"artifact_dir": artifact_dir, "worker_name": WORKER, "reward_mode": "hard", "hard_rule": "threshold",
+              "val_data_sources": ["gsm8k_val"]}  # fmt: skip
     cfg = compose_verl_config(tokenizer_dir, kwargs, ["actor_rollout_ref.rollout.n=8", "reward.num_workers=2"])
     manager = RewardLoopManager(cfg)
     yield manager
@@ -33,7 +34,11 @@ def loop_manager(ray_cluster, artifact_dir, tokenizer_dir):
 def scored(loop_manager, tokenizer, arith_queries, online_queries):
     labelled = list(arith_queries[:2])
     validation = arithmetic_rollouts(n_queries=1, n_rollouts=8, seed=12)
-    specs = queries_to_specs(labelled) + queries_to_specs(online_queries) + queries_to_specs(validation, split="test")
+    specs = (
+        queries_to_specs(labelled)
+        + queries_to_specs(online_queries)
+        + queries_to_specs(validation, data_source="gsm8k_val")
+    )
     order = np.random.default_rng(0).permutation(len(specs))
     specs = [specs[i] for i in order]
     out = loop_manager.compute_rm_score(make_batch(specs, tokenizer))
@@ -62,7 +67,7 @@ def test_labelled_and_validation_get_verifier(scored):
     src = out.non_tensor_batch["reward_source"]
     rewards = _rewards(out)
     for i, s in enumerate(specs):
-        if s["extra_info"]["split"] == "test":
+        if s["data_source"] == "gsm8k_val":
             assert src[i] == "validation"
         elif int(s["extra_info"]["query_id"].split("-")[-1]) < LABELLED and s["extra_info"]["query_id"].startswith(
             "arith-0"

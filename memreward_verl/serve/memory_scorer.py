@@ -1,0 +1,343 @@
+"""The graph-memory service: embedder + memory + predictor scoring each complete group.
+
+Each rollout's node texts are embedded as soon as it arrives (micro-batched), so the embedding
+overlaps generation and a completed group only runs the GNN. Texts queued while the embedder is
+busy are embedded together on its next turn, in forward passes of at most ``embed_batch_size``
+texts of similar length; texts already embedded (a prompt's question, frequent short answers) come
+from a bounded cache and are not embedded again. The text-to-numbers path is
+:func:`memreward_verl.groups.encode_groups`, exactly as offline: the cache only precomputes what it
+will ask for. Blocking work runs on one worker thread; the public coroutines run on the caller's
+event loop. With ``grow_memory``, verified groups of labelled prompts join the memory and the GNN
+is refitted every ``refit_every`` groups; with acquisition, bought groups join too. No Ray.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from memreward_verl.acquisition.heldout import held_out_examples
+from memreward_verl.acquisition.oracle import LabelOracle
+from memreward_verl.acquisition.probes import GroupView
+from memreward_verl.artifact import Artifact, ArtifactError, save_artifact
+from memreward_verl.decision import single_answer
+from memreward_verl.embed import Embedder
+from memreward_verl.groups import EncodedGroups, encode_groups
+from memreward_verl.memory import ExperienceMemory
+from memreward_verl.reward import AcquisitionInfo, RewardRule, RewardSample
+from memreward_verl.rollouts import Query, Rollout
+from memreward_verl.serve.collector import Group, GroupCollector, GroupOutcome
+from memreward_verl.serve.options import AcquireOptions, CollectOptions
+from memreward_verl.text import build_node_text
+
+__all__ = ["MemoryService", "concat_groups"]
+
+logger = logging.getLogger(__name__)
+
+
+def concat_groups(a: EncodedGroups, b: EncodedGroups) -> EncodedGroups:
+    """Append the groups of ``b`` after those of ``a`` (same embedder)."""
+    if a.model_id != b.model_id:
+        raise ValueError(f"cannot join groups of {a.model_id!r} and {b.model_id!r}")
+    return EncodedGroups(
+        model_id=a.model_id,
+        query_ids=a.query_ids + b.query_ids,
+        domains=a.domains + b.domains,
+        query_emb=np.concatenate([a.query_emb, b.query_emb]),
+        think_emb=np.concatenate([a.think_emb, b.think_emb]),
+        answer_emb=np.concatenate([a.answer_emb, b.answer_emb]),
+        feats=np.concatenate([a.feats, b.feats]),
+        rollout_query=np.concatenate([a.rollout_query, b.rollout_query + a.num_queries]),
+        labels=np.concatenate([a.labels, b.labels]),
+        answer_keys=a.answer_keys + b.answer_keys,
+    )
+
+
+class _CachedEmbedder(Embedder):
+    """Embedder view answering from texts embedded on arrival; misses (evicted texts) are embedded now."""
+
+    def __init__(self, base: Embedder, cache: Mapping[str, np.ndarray], batch_size: int) -> None:
+        self.base, self.cache, self.batch_size = base, cache, batch_size
+        self.model_id, self.dim = base.model_id, base.dim
+
+    def encode(self, texts: list[str], show_progress: bool = False, batch_size: int | None = None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # Read each text once: the event loop may evict entries meanwhile.
+        found = {t: self.cache.get(t) for t in texts}
+        missing = sorted(t for t, v in found.items() if v is None)
+        if missing:
+            found.update(zip(missing, self.base.encode(missing, batch_size=batch_size or self.batch_size)))
+        return np.stack([found[t] for t in texts]).astype(np.float32)
+
+
+class MemoryService(GroupCollector):
+    """Collects rollouts by uid and scores complete groups with the artifact's predictor.
+
+    Args:
+        artifact: the loaded warm-up artifact (memory, model, config).
+        embedder: the embedder whose ``model_id`` matches the memory's.
+        rule: how a group's probabilities become rewards.
+        cfg: collection and growth settings.
+        clock: monotonic clock (tests substitute a fake).
+        oracle: labels of bought groups with ``acquire`` (default: :class:`VerifierOracle`,
+            the verifiers against the ground truth the samples carry).
+        acquire: online label acquisition (None or ``strategy=None``: off).
+
+    Online acquisition (``acquire``, :class:`AcquisitionDesk`): every group (a timed-out one
+    with what arrived; not a straggler) whose samples carry a ground truth is offered once scored, as a
+    GroupView of its probabilities, pseudo rewards, answer clusters and features. A bought group
+    gets the oracle's rewards and joins the memory as labelled at the next step boundary, so every
+    group of a step is scored with the same memory; its prompt keeps ground truth in later steps
+    (``acquisition_reuse``). A group that is not bought gets its predicted rewards; only the oracle
+    reads ground truth, and only for bought groups and prompts.
+
+    Raises:
+        ArtifactError: when the embedder differs from the one the memory was built with.
+    """
+
+    def __init__(
+        self,
+        artifact: Artifact,
+        embedder: Embedder,
+        rule: RewardRule | None = None,
+        cfg: CollectOptions | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        oracle: LabelOracle | None = None,
+        acquire: AcquireOptions | None = None,
+    ) -> None:
+        if embedder.model_id != artifact.memory.model_id:
+            raise ArtifactError(
+                f"the artifact's memory was embedded with {artifact.memory.model_id!r}, "
+                f"the embedder is {embedder.model_id!r}"
+            )
+        super().__init__(rule or RewardRule(), cfg or CollectOptions(), clock, acquire)
+        self.artifact = artifact
+        self.embedder = embedder
+        self.predictor = artifact.predictor()
+        self.labelled_ids = frozenset(artifact.labelled_ids)
+        self.busy_s: Counter[str] = Counter()  # seconds the worker thread spent embedding / scoring
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._pending: dict[str, asyncio.Future] = {}
+        self._queue: list[str] = []
+        self._drainer: asyncio.Task | None = None
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="memreward-score")
+        self._refit_executor = ThreadPoolExecutor(1, thread_name_prefix="memreward-refit")
+        self._refit_running = False
+        self.desk = self._make_desk(oracle, lambda pending: self._executor.submit(self._join_acquired, pending))
+        if self.desk is not None and self.acquire.warm_start and not self.desk.restored:
+            if self.desk.acquirer.strategy.learns:
+                self.desk.acquirer.warm_start(self._validation_examples())
+
+    def stats(self) -> dict[str, float]:
+        """Counters (samples, groups, timeouts, stragglers, texts embedded and reused, growth, refits),
+        open groups, memory size, and the seconds spent embedding (``embed_busy_s``) and scoring
+        (``score_busy_s``)."""
+        busy = {f"{k}_busy_s": round(v, 3) for k, v in self.busy_s.items()}
+        acq = self.desk.metrics() if self.desk is not None else {}
+        return {**super().stats(), **busy, **acq, "memory_queries": self.predictor.memory.num_queries}
+
+    def acquisition_state(self) -> dict[str, object]:
+        """Online acquisition so far (see :meth:`AcquisitionDesk.state`), plus the bought groups
+        that joined the memory (``joined``); empty when acquisition is off."""
+        if self.desk is None:
+            return {}
+        return {**self.desk.state(), "joined": [q for q in self.predictor.memory.labelled_ids if "#acq" in q]}
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "labelled_ids": sorted(self.labelled_ids),
+            "model_id": self.embedder.model_id,
+            "memory_queries": self.predictor.memory.num_queries,
+        }
+
+    def close(self) -> None:
+        if self.desk is not None:
+            self.desk.close()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._refit_executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- scoring --------------------------------------------------------------------------------
+    def _on_arrival(self, sample: RewardSample) -> asyncio.Future:
+        return asyncio.ensure_future(self._embed_on_arrival(sample))
+
+    async def _decide(self, group: Group, timed_out: bool) -> list[GroupOutcome]:
+        loop = asyncio.get_running_loop()
+        # A timed-out group is offered with the rollouts that arrived; a straggler never is (it may
+        # still get the oracle's reward when its prompt was bought before).
+        offer = self.desk is not None and not group.straggler
+        if offer:  # before scoring: a new step's purchases join the memory first (same thread, FIFO)
+            self.desk.boundary(group.samples)
+        prob, clusters, feats = await loop.run_in_executor(self._executor, self._predict_sync, group.samples)
+        rewards, abstained = self.rule.group_rewards(prob, clusters, group.samples[0].domain)
+        n = len(group.samples)
+        info = AcquisitionInfo()
+        if self.desk is not None:
+            rewards, info = await self.desk.decide(group.uid, group.samples, prob, rewards, clusters, feats, offer)
+        return [
+            GroupOutcome(float(r), float(p), abstained and not info.acquired, timed_out, False, n, info)
+            for r, p in zip(rewards, prob)
+        ]
+
+    def _validation_examples(self) -> list[tuple[GroupView, np.ndarray]]:
+        """The artifact's validation groups as held-out examples: predicted in one pass with all of
+        their labels hidden (as the fit validated them), viewed as a stream group would be."""
+        from memreward_verl.fit import predict_memory
+
+        memory = self.predictor.memory
+        g = memory.groups
+        index = {q: i for i, q in enumerate(g.query_ids)}
+        val = [index[q] for q in self.artifact.metrics.get("val_query_ids", []) if q in index]
+        if not val:
+            return []
+        slices = g.group_slices()
+        clusters = g.cluster_ids(self.artifact.cfg.graph.agreement_cosine)
+
+        def predict(labels: np.ndarray) -> np.ndarray:
+            known = {g.query_ids[q] for q in np.unique(g.rollout_query[labels >= 0])}
+            hidden = ExperienceMemory(g, sorted(known & set(memory.labelled_ids)), memory.cfg)
+            return predict_memory(self.artifact.model, hidden, self.artifact.cfg)
+
+        def view(q: int, probs: np.ndarray) -> GroupView:
+            sl, domain = slices[q], g.domains[q]
+            pseudo, _ = self.rule.group_rewards(probs[sl], clusters[sl], domain)
+            return GroupView(g.query_ids[q], probs[sl], np.asarray(pseudo, dtype=np.float64), clusters[sl],
+                             g.feats[sl], bool(single_answer([domain])[0]))  # fmt: skip
+
+        examples = held_out_examples(val, memory.labels, slices, predict, view, jointly=True)
+        logger.info("acquisition warm start: %d validation groups of the artifact", len(examples))
+        return examples
+
+    def _join_acquired(self, groups: list[tuple[list[RewardSample], list[float]]]) -> None:
+        """Add bought groups to the memory as labelled (the grow path); errors are logged and counted."""
+        for samples, labels in groups:
+            try:
+                self._grow_sync(samples, labels, kind="acq")
+            except Exception:
+                self.counters["acq_join_errors"] += 1
+                logger.exception("bought group uid=%r could not join the memory", samples[0].uid)
+
+    def _encode(self, samples: list[RewardSample], labels: list[float] | None, query_id: str) -> EncodedGroups:
+        """The group as :class:`EncodedGroups`, through the offline path; ground truth never enters."""
+        first = samples[0]
+        rollouts = [
+            Rollout(text=s.response, label=None if labels is None else int(labels[i] >= 0.5))
+            for i, s in enumerate(samples)
+        ]
+        query = Query(query_id, first.domain, first.data_source, first.question, None, rollouts)
+        embedder = _CachedEmbedder(self.embedder, self._cache, self.cfg.embed_batch_size)
+        return encode_groups([query], embedder, self.artifact.cfg)
+
+    def _predict_sync(self, samples: list[RewardSample]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(probabilities, answer clusters, group features)`` of one group."""
+        start = time.perf_counter()
+        groups = self._encode(samples, None, samples[0].query_id or str(samples[0].uid))
+        prob = self.predictor.predict_groups(groups)
+        clusters = groups.cluster_ids(self.artifact.cfg.graph.agreement_cosine)
+        self.busy_s["score"] += time.perf_counter() - start
+        return prob, clusters, groups.feats
+
+    # -- embedding on arrival -------------------------------------------------------------------
+    def _texts(self, sample: RewardSample) -> list[str]:
+        cfg = self.artifact.cfg.text
+        node = build_node_text(sample.question, sample.response, cfg)
+        return [build_node_text(sample.question, "", cfg).query, node.think, node.answer]
+
+    async def _embed_on_arrival(self, sample: RewardSample) -> None:
+        loop = asyncio.get_running_loop()
+        waits = []
+        for text in self._texts(sample):
+            if text in self._cache:
+                self._cache.move_to_end(text)
+                self.counters["embed_cache_hits"] += 1
+                continue
+            fut = self._pending.get(text)
+            if fut is None:
+                fut = self._pending[text] = loop.create_future()
+                self._queue.append(text)
+            waits.append(fut)
+        if self._queue and (self._drainer is None or self._drainer.done()):
+            self._drainer = asyncio.ensure_future(self._drain())
+        if waits:
+            await asyncio.gather(*waits)
+
+    async def _drain(self) -> None:
+        """Embed queued texts, a chunk per turn of the worker thread, until the queue is empty."""
+        loop = asyncio.get_running_loop()
+        while self._queue:
+            batch, self._queue = self._queue[: self.cfg.embed_chunk], self._queue[self.cfg.embed_chunk :]
+            try:
+                emb = await loop.run_in_executor(self._executor, self._embed_sync, batch)
+            except Exception as exc:  # every waiter must learn about it
+                for text in batch:
+                    self._pending.pop(text).set_exception(exc)
+                continue
+            for text, vec in zip(batch, emb):
+                self._cache[text] = vec
+                self._pending.pop(text).set_result(None)
+            while len(self._cache) > self.cfg.max_cached_texts:
+                self._cache.popitem(last=False)
+            self.counters["embedded_texts"] += len(batch)
+            self.counters["embed_calls"] += 1
+
+    def _embed_sync(self, texts: list[str]) -> np.ndarray:
+        start = time.perf_counter()
+        emb = self.embedder.encode(texts, batch_size=self.cfg.embed_batch_size)
+        self.busy_s["embed"] += time.perf_counter() - start
+        return emb
+
+    # -- memory growth --------------------------------------------------------------------------
+    async def _grow_group(self, group: Group, timed_out: bool, resolve: bool = True) -> GroupOutcome:
+        await asyncio.gather(*group.embeds)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._grow_sync, group.samples, group.labels)
+        out = GroupOutcome(float("nan"), float("nan"), timed_out=timed_out, group_size=len(group.samples))
+        if resolve and not group.future.done():
+            group.future.set_result([out] * len(group.samples))
+        return out
+
+    def _grow_sync(self, samples: list[RewardSample], labels: list[float], kind: str = "grow") -> None:
+        """Append one verified group (``kind="grow"``: of a labelled prompt, ``"acq"``: bought); refresh
+        or refit; save the state. ``refit_every`` counts both kinds."""
+        counter = "grown_groups" if kind == "grow" else "acq_joined"
+        n_kind = self.counters[counter] + 1
+        qid = f"{samples[0].query_id or samples[0].uid}#{kind}{n_kind}"
+        new = self._encode(samples, labels, qid)
+        memory = self.predictor.memory
+        grown = ExperienceMemory(concat_groups(memory.groups, new), [*memory.labelled_ids, qid], memory.cfg)
+        self.artifact = Artifact(self.artifact.cfg, grown, self.artifact.model, self.artifact.metrics)
+        self.predictor = self.artifact.predictor()
+        self.counters[counter] = n_kind
+        n_grown = self.counters["grown_groups"] + self.counters["acq_joined"]
+        if self.cfg.refit_every and n_grown % self.cfg.refit_every == 0 and not self._refit_running:
+            self._refit_running = True
+            self._refit_executor.submit(self._refit, grown)
+        else:
+            self._save_state()
+
+    def _refit(self, memory: ExperienceMemory) -> None:
+        from memreward_verl.fit import fit_gnn
+
+        try:
+            result = fit_gnn(memory, self.artifact.cfg)
+            current = self.predictor.memory  # may have grown during the fit: keep it, take the new model
+            self.artifact = Artifact(self.artifact.cfg, current, result.model, result.metrics)
+            self.predictor = self.artifact.predictor()
+            self.counters["refits"] += 1
+            logger.info("refitted the GNN on %d memory queries: %s", memory.num_queries, result.metrics.get("val_auc"))
+            self._save_state()
+        except Exception:
+            self.counters["refit_errors"] += 1
+            logger.exception("refit of the GNN failed; keeping the previous model")
+        finally:
+            self._refit_running = False
+
+    def _save_state(self) -> None:
+        if self.cfg.state_dir:
+            save_artifact(self.cfg.state_dir, self.artifact)
