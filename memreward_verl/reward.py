@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from memreward_verl.decision import HARD_RULES, hard_rewards, single_answer
+from memreward_verl.decision import AUTO_RULE, HARD_RULES, hard_rewards, resolve_hard_rule, single_answer
 from memreward_verl.serve.typed import check_options, option
 
 __all__ = [
@@ -199,7 +199,9 @@ class RewardRule:
     Args:
         mode: ``"hard"``, ``"soft"``, ``"abstain"`` or ``"majority_vote"`` (default ``"hard"``; option
             key ``reward_mode``).
-        hard_rule: ``"threshold"`` or ``"expected_cag"`` (default ``"threshold"``).
+        hard_rule: ``"auto"`` (default: the rule the artifact's warm-up fit chose by out-of-fold CAG;
+            ``threshold`` where no fit chose), ``"threshold"``, ``"plurality"`` or ``"expected_cag"``
+            (decision.py). The memory worker resolves ``auto`` when it loads the artifact.
         threshold: decision threshold, in (0, 1) (default 0.5).
         abstain_band: half-width of the uncertainty band around ``threshold``, in [0, 0.5) (default 0.15).
         abstain_reward: the constant reward of an abstained or neutral group (default 0.0).
@@ -209,7 +211,7 @@ class RewardRule:
     """
 
     mode: str = option("hard", key="reward_mode", choices=REWARD_MODES)
-    hard_rule: str = option("threshold", choices=HARD_RULES)
+    hard_rule: str = option(AUTO_RULE, choices=(AUTO_RULE, *HARD_RULES))
     threshold: float = option(0.5, gt=0.0, lt=1.0)
     abstain_band: float = option(0.15, ge=0.0, lt=0.5)
     abstain_reward: float = option(0.0)
@@ -237,7 +239,8 @@ class RewardRule:
             return np.full(len(prob), float(self.abstain_reward)), True
         group = np.zeros(len(prob), dtype=np.int64)
         exclusive = single_answer([domain] * len(prob)) if domain is not None else None
-        hard = hard_rewards(prob, group, clusters, self.hard_rule, self.threshold, exclusive=exclusive)
+        rule = resolve_hard_rule(self.hard_rule, None)  # auto unresolved (no fit to ask): threshold
+        hard = hard_rewards(prob, group, clusters, rule, self.threshold, exclusive=exclusive)
         return hard.astype(np.float64), False
 
 

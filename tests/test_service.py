@@ -528,3 +528,21 @@ def test_timed_out_group_is_offered_and_a_bought_prompts_straggler_gets_ground_t
     assert all(p.acquisition.bought == 0.0 for p in other_partial)  # offered; the budget was spent
     assert not other_late.acquisition.acquired and math.isnan(other_late.acquisition.bought)
     assert svc.stats()["acquisition/total_bought"] == 1 and svc.acquisition_state()["asked"] == ["t", "t"]
+
+
+def test_auto_hard_rule_is_the_artifacts_choice(artifact_dir, tmp_path):
+    """hard_rule=auto (the default) serves the rule the warm-up fit chose; an explicit rule is kept as given."""
+    import json
+    import shutil
+
+    fitted = load_artifact(artifact_dir).metrics["hard_rule"]
+    assert load_service(artifact_dir, RewardRule(), ServiceConfig()).rule.hard_rule == fitted
+    copy = tmp_path / "artifact"
+    shutil.copytree(artifact_dir, copy)
+    metrics = json.loads((copy / "metrics.json").read_text())
+    metrics["hard_rule"] = "plurality"
+    (copy / "metrics.json").write_text(json.dumps(metrics))
+    assert load_service(copy, RewardRule(), ServiceConfig()).rule.hard_rule == "plurality"
+    assert load_service(copy, RewardRule(hard_rule="expected_cag"), ServiceConfig()).rule.hard_rule == "expected_cag"
+    # Without a fit to ask, auto is the paper's threshold rule.
+    assert RewardRule().group_rewards(np.array([0.4, 0.6]))[0].tolist() == [0.0, 1.0]

@@ -17,6 +17,7 @@ from typing import Any
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 
+from memreward_verl.decision import AUTO_RULE
 from memreward_verl.reward import RewardSample
 from memreward_verl.serve.collector import GroupOutcome
 from memreward_verl.serve.load import load_service, load_vote_service
@@ -102,7 +103,10 @@ class MemoryWorker:
             path = Path(self.options["reward_log"])
             path.parent.mkdir(parents=True, exist_ok=True)
             self._reward_log = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115  (lives with the actor)
+        applied = getattr(self._service, "rule", None)
         for rec in records:
+            if rec.get("hard_rule") == AUTO_RULE and applied is not None:
+                rec = {**rec, "hard_rule": applied.hard_rule}  # the rule auto resolved to (audits check by it)
             self._reward_log.write(json.dumps(rec) + "\n")
 
     async def acquisition_state(self) -> dict[str, Any]:

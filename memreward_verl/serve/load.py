@@ -5,11 +5,13 @@ Every file is read through :mod:`memreward_verl.files`, so a broken one is named
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
 from pathlib import Path
 
 from memreward_verl.artifact import ArtifactError, load_artifact
+from memreward_verl.decision import resolve_hard_rule
 from memreward_verl.embed import load_embedder
 from memreward_verl.files import FileFormatError, read_json
 from memreward_verl.reward import RewardRule
@@ -97,4 +99,8 @@ def load_service(
             f"artifact at {path} was embedded with {artifact.memory.model_id!r}, but its embedder config gives "
             f"{embedder.model_id!r}"
         )
+    applied = resolve_hard_rule(rule.hard_rule, artifact.metrics)
+    if applied != rule.hard_rule:
+        logger.info("hard_rule %s: %s (the warm-up fit's choice by out-of-fold CAG)", rule.hard_rule, applied)
+        rule = dataclasses.replace(rule, hard_rule=applied)
     return MemoryService(artifact, embedder, rule, cfg, acquire=acquire)

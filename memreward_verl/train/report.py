@@ -106,7 +106,8 @@ def reward_log_stats(path: str | Path) -> dict[int, dict[str, Any]]:
     """Per training step, from ``MemRewardManager``'s ``reward_log``: reward sources, and the predicted
     rewards against the hidden truth (AUC of the GNN's probabilities, accuracy/F1/CAG of the rewards).
 
-    Also checks, per predicted rollout under the default rule (``reward_mode=hard``, ``hard_rule=threshold``),
+    Also checks, per predicted rollout under ``reward_mode=hard`` with ``hard_rule=threshold`` (also what ``auto``
+    logs when the warm-up fit kept threshold),
     that its reward follows from the GNN's probability alone (``reward == (p >= threshold)``), i.e. that no
     unlabelled prompt was rewarded with its ground truth. Other rules (votes, abstention, expected CAG)
     decide per group, so their rows are not checked this way.
