@@ -15,6 +15,9 @@ scores real ``DataProto`` batches the way that version's trainer does:
 
 Two jobs: ``hard`` (artifact: labelled and validation prompts get the verifier, unlabelled ones the
 GNN, compared with the offline predictor) and ``majority_vote`` (compared with the offline vote).
+Validation samples are those of a data source in ``val_data_sources`` (what both APIs honour without
+the job's files); the training rows say ``extra_info.split='test'`` (a test set used for training), which
+must never hand an unlabelled prompt its ground truth.
 Prints one markdown row ``| verl | API | manager loaded by | checks |``; exit status 1 on any mismatch.
 """
 
@@ -41,6 +44,7 @@ from memreward_verl.testing import arithmetic_rollouts
 from memreward_verl.verify import verify
 
 RAY_CPUS = 4  # logical CPUs: the stand-in TaskRunner, reward workers and the memory worker
+VAL_SOURCE = "gsm8k_val"  # a data source only validation uses (the val_data_sources option)
 
 
 class Mismatch(AssertionError):
@@ -147,19 +151,28 @@ def run(work: Path) -> tuple[str, str, str, str]:
     )
     (work / "labelled.json").write_text(json.dumps({"query_ids": [online[0].query_id]}))
     jobs = {
-        "hard": ({"artifact_dir": artifact, "worker_name": "mw_compat_hard"}, warm[:2] + online),
+        "hard": (
+            {
+                "artifact_dir": artifact,
+                "worker_name": "mw_compat_hard",
+                "hard_rule": "threshold",
+                "val_data_sources": [VAL_SOURCE],
+            },
+            warm[:2] + online,
+        ),
         "majority_vote": (
             {
                 "reward_mode": "majority_vote",
                 "labelled_ids_file": str(work / "labelled.json"),
                 "worker_name": "mw_vote",
+                "val_data_sources": [VAL_SOURCE],
             },
             online,
         ),
     }
     counts = {}
     for mode, (kwargs, queries) in jobs.items():
-        specs = queries_to_specs(queries) + queries_to_specs(validation, split="test")
+        specs = queries_to_specs(queries, split="test") + queries_to_specs(validation, data_source=VAL_SOURCE)
         specs = [specs[i] for i in np.random.default_rng(0).permutation(len(specs))]
         config = compose(found.version, tokenizer_dir, kwargs)
         batch = make_batch(specs, tokenizer)
@@ -176,11 +189,11 @@ def run(work: Path) -> tuple[str, str, str, str]:
             qid, truth = s["extra_info"]["query_id"], verify("openai/gsm8k", s["response"], s["ground_truth"])
             src = extra["reward_source"][i]
             where = f"{mode}: {qid} rollout {i} ({src}, reward {rewards[i]})"
-            if s["extra_info"]["split"] == "test" or qid in labelled or (mode != "hard" and qid == online[0].query_id):
+            if s["data_source"] == VAL_SOURCE or qid in labelled or (mode != "hard" and qid == online[0].query_id):
                 check(src in ("validation", "ground_truth") and rewards[i] == truth, f"{where}: verifier says {truth}")
                 n["verifier"] += 1
                 continue
-            check(src == "predicted", f"{where}: an unlabelled prompt must be predicted")
+            check(src == "predicted", f"{where}: an unlabelled prompt must be predicted, whatever its split")
             check(extra["hidden_gt"][i] == truth, f"{where}: hidden_gt {extra['hidden_gt'][i]} != {truth}")
             if mode == "hard":
                 p = offline_prob[(qid, s["response"])]
@@ -202,7 +215,8 @@ def run(work: Path) -> tuple[str, str, str, str]:
     h, v = counts["hard"], counts["majority_vote"]
     checks = (
         f"hard: {h['verifier']} verifier + {h['memory']} GNN = offline predictor; "
-        f"vote: {v['verifier']} verifier + {v['memory']} vote = offline vote; hidden GT never a reward"
+        f"vote: {v['verifier']} verifier + {v['memory']} vote = offline vote; hidden GT never a reward, "
+        "split='test' rows predicted"
     )
     return found.version, found.api, loaded_by, checks
 

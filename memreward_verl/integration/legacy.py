@@ -9,6 +9,12 @@ batch, so the worker decides it at once (no waiting on a group timeout). Routing
 acquisition and the logged keys are those of the reward-loop manager (manager.py), through the same
 worker, decoder and per-sample steps (scoring.py).
 
+Validation: verl's batch-API trainers build this manager from ``reward_model.reward_kwargs`` alone, never
+handing it the job config, so it cannot read ``data.val_files`` as the reward-loop manager does. It does
+not need to: their ``_validate`` marks every validation batch ``meta_info["validate"]``, and the
+``val_data_sources`` option names data sources only validation uses. A row's own ``extra_info.split``
+never decides (a training parquet made from a test set would hand every prompt its ground truth).
+
 verl 0.9 still ships this registry (its trainer no longer calls it), which is what the tests drive.
 """
 
@@ -25,19 +31,10 @@ import ray
 import torch
 from verl.workers.reward_manager import register
 
-from memreward_verl.integration.actor import WorkerClient
-from memreward_verl.integration.config import MemRewardOptions
-from memreward_verl.integration.decode import decode_sample
-from memreward_verl.integration.scoring import (
-    check_same_options,
-    hidden_verdict,
-    log_record,
-    prediction_reward,
-    sample_domain,
-    verify_sample,
-)
+from memreward_verl.integration.scoring import decode, log_record, sample_reward, start_worker
 from memreward_verl.integration.verl_version import detect_verl
 from memreward_verl.reward import EXTRA_KEYS, RewardSample, SampleReward, route_sample
+from memreward_verl.serve.options import PREFIX, MemRewardOptions
 
 try:  # verl >= 0.6 names the batch API's base class; 0.5 has none (any callable is a manager there)
     from verl.workers.reward_manager.abstract import AbstractRewardManager as _Base
@@ -57,11 +54,20 @@ VERL = detect_verl()  # refuses an unsupported verl at import, with the supporte
 
 
 def _options(reward_kwargs: dict[str, Any]) -> MemRewardOptions:
-    """Typed options from the manager's keyword arguments; errors name the batch API's config key."""
+    """Typed options from the manager's keyword arguments; errors name the batch API's config key.
+
+    verl passes ``reward_model.reward_kwargs`` as keywords, so a list or section value is still an
+    OmegaConf node: made plain first, as the reward-loop manager's config reader does.
+    """
+    from omegaconf import OmegaConf
+
+    plain = {
+        k: OmegaConf.to_container(v, resolve=True) if OmegaConf.is_config(v) else v for k, v in reward_kwargs.items()
+    }
     try:
-        return MemRewardOptions.from_mapping(reward_kwargs)
+        return MemRewardOptions.from_mapping(plain)
     except ValueError as exc:
-        raise ValueError(str(exc).replace("reward.reward_kwargs", OPTIONS_KEY)) from None
+        raise ValueError(str(exc).replace(PREFIX, f"{OPTIONS_KEY}.")) from None
 
 
 def setup_worker() -> None:
@@ -95,8 +101,9 @@ class MemRewardBatchManager(_Base):
         **reward_kwargs: the options (:class:`MemRewardOptions`), from ``reward_model.reward_kwargs``.
 
     Raises:
-        ValueError: bad options (naming the ``reward_model.reward_kwargs`` key) or another ``reward_fn_key``.
-        RuntimeError: Ray is not running, or the memory worker could not load its artifact.
+        ValueError: bad options (naming the ``reward_model.reward_kwargs`` key), another ``reward_fn_key``, or a
+            worker of the same ``worker_name`` serving other options.
+        RuntimeError: Ray is not running, or the memory worker could not load its artifact (root cause first).
     """
 
     def __init__(self, tokenizer, num_examine=0, compute_score=None, reward_fn_key="data_source", **reward_kwargs):
@@ -109,17 +116,7 @@ class MemRewardBatchManager(_Base):
         self.opts = _options(reward_kwargs)
         if not ray.is_initialized():
             raise RuntimeError("MemRewardBatchManager needs Ray (verl's trainer runs it inside its TaskRunner actor)")
-        try:
-            self.worker = WorkerClient(self.opts)
-            info = self.worker.call_sync("describe")
-        except Exception as exc:
-            source = f"artifact_dir={self.opts.artifact_dir!r}"
-            if self.opts.labelled_ids_file:
-                source = f"labelled_ids_file={self.opts.labelled_ids_file!r}"
-            msg = f"memreward worker {self.opts.worker_name!r} failed to start from {source}: {exc}"
-            raise RuntimeError(msg) from exc
-        check_same_options(self.opts, info["options"], OPTIONS_KEY)
-        self.labelled_ids = frozenset(info["labelled_ids"])
+        self.worker, self.labelled_ids = start_worker(self.opts, OPTIONS_KEY)
         logger.info("MemRewardBatchManager (verl %s): %d labelled prompts", VERL.version, len(self.labelled_ids))
 
     def __call__(self, data, return_dict: bool = False):
@@ -131,6 +128,7 @@ class MemRewardBatchManager(_Base):
 
         Raises:
             SampleFormatError, KeyError, ValueError: a malformed sample, unknown data_source or missing uid (named).
+            VerifierUndecidedError: the verifier gave no verdict in time (no reward rather than a silent 0).
         """
         if "rm_scores" in data.batch.keys():
             raise ValueError(
@@ -138,10 +136,7 @@ class MemRewardBatchManager(_Base):
                 "memreward is the whole reward; set reward_model.enable=False and, on verl 0.7.0, "
                 "reward_model.use_reward_loop=False"
             )
-        samples = [
-            decode_sample(data[i : i + 1], self.tokenizer, self.opts.query_id_key, self.opts.val_splits)
-            for i in range(len(data))
-        ]
+        samples = [decode(data[i : i + 1], self.tokenizer, self.opts) for i in range(len(data))]
         rewards = _run(self._score(samples))
         reward_tensor = torch.zeros_like(data.batch["responses"], dtype=torch.float32)
         for i, (sample, reward) in enumerate(zip(samples, rewards)):
@@ -155,27 +150,15 @@ class MemRewardBatchManager(_Base):
         """Every sample's reward: verifier calls and whole-group predictions run concurrently."""
         routes = [route_sample(s, self.labelled_ids) for s in samples]
         for sample, route in zip(samples, routes):
-            if route == "predicted" and not sample.uid:
+            if route == "predicted" and not sample.uid:  # before any group is sent to the worker
                 raise ValueError(f"{sample.describe()} has no 'uid'; unlabelled prompts are scored per uid group")
         # A group's size is what the batch holds of it: the batch is all verl will send.
         sizes = Counter((route, s.uid) for s, route in zip(samples, routes))
-        loop = asyncio.get_running_loop()
-        tasks = [self._one(loop, s, route, sizes[(route, s.uid)]) for s, route in zip(samples, routes)]
+        tasks = [
+            sample_reward(s, route, sizes[(route, s.uid)], self.worker, self.opts) for s, route in zip(samples, routes)
+        ]
         rewards = list(await asyncio.gather(*tasks))
         if self.opts.reward_log:
             records = [log_record(s, r, self.opts) for s, r in zip(samples, rewards)]
             await self.worker.call("log_rewards", records)
         return rewards
-
-    async def _one(self, loop, sample: RewardSample, route: str, group_size: int) -> SampleReward:
-        if route == "predicted":
-            sample.domain = sample_domain(sample)
-            hidden = loop.run_in_executor(None, hidden_verdict, sample, self.opts)
-            outcome = await self.worker.call("predict", sample, group_size)
-            return prediction_reward(outcome, await hidden, self.opts)
-        score = await loop.run_in_executor(None, verify_sample, sample)
-        if route == "ground_truth" and self.opts.grow_memory:
-            sample.domain = sample_domain(sample)
-            # as in the reward loop: growing the memory (maybe a refit) must not delay this batch's rewards
-            self.worker.handle.observe.remote(sample, score, group_size)
-        return SampleReward.from_verifier(score, route)

@@ -126,6 +126,8 @@ def _hydra_value(value: Any) -> str:
         return "true" if value else "false"
     if value is None:
         return "null"
+    if isinstance(value, (list, tuple)):  # a hydra list (val_data_sources=[a,b]), not a quoted string of one
+        return "[" + ",".join(_hydra_value(v) for v in value) + "]"
     text = str(value)
     if isinstance(value, str) and any(c in text for c in " ,=[]{}()'\"$:"):
         return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -3,6 +3,9 @@
 ``verl.workers.reward_manager`` yields ``MemRewardBatchManager`` under ``memreward``; it is built with
 the legacy loader's keyword arguments and called on real ``DataProto`` batches, scored by the real
 memory worker (local Ray, a small real artifact). No mocks.
+
+Validation is what the batch API's trainers mark (``meta_info["validate"]``) or a data source in
+``val_data_sources`` (``gsm8k_val`` here), never a row's ``extra_info.split``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,14 @@ from memreward_verl.testing import arithmetic_rollouts
 from memreward_verl.verify import verify
 
 LABELLED = 20  # as in conftest.py
+VAL_SOURCE = "gsm8k_val"  # a data source only validation uses
+# The options of the shared "mw_legacy" worker: every manager asking for it must give the same ones.
+KWARGS = {
+    "worker_name": "mw_legacy",
+    "group_timeout_s": 600.0,
+    "hard_rule": "threshold",
+    "val_data_sources": [VAL_SOURCE],
+}
 
 
 def _legacy_manager(tokenizer, **reward_kwargs):
@@ -49,7 +60,7 @@ def _rewards(out):
 
 @pytest.fixture(scope="module")
 def legacy(ray_cluster, artifact_dir, tokenizer):
-    manager = _legacy_manager(tokenizer, artifact_dir=artifact_dir, worker_name="mw_legacy", group_timeout_s=600.0)
+    manager = _legacy_manager(tokenizer, artifact_dir=artifact_dir, **KWARGS)
     yield manager
     ray.kill(ray.get_actor("mw_legacy"), no_restart=True)
 
@@ -58,7 +69,11 @@ def legacy(ray_cluster, artifact_dir, tokenizer):
 def scored(legacy, tokenizer, arith_queries, online_queries):
     labelled = list(arith_queries[:2])
     validation = arithmetic_rollouts(n_queries=1, n_rollouts=8, seed=12)
-    specs = queries_to_specs(labelled) + queries_to_specs(online_queries) + queries_to_specs(validation, split="test")
+    specs = (
+        queries_to_specs(labelled)
+        + queries_to_specs(online_queries)
+        + queries_to_specs(validation, data_source=VAL_SOURCE, split="test")
+    )
     specs = [specs[i] for i in np.random.default_rng(0).permutation(len(specs))]
     batch = make_batch(specs, tokenizer)
     start = time.monotonic()
@@ -86,13 +101,13 @@ def test_whole_groups_need_no_barrier(scored):
 
 
 def test_verifier_for_labelled_and_validation(scored):
-    """Labelled prompts and validation samples get exactly the verifier's score, at the last valid token."""
+    """Labelled prompts and val_data_sources samples get exactly the verifier's score, at the last valid token."""
     specs, batch, out, _ = scored
     src, rewards = out["reward_extra_info"]["reward_source"], _rewards(out)
     checked = 0
     for i, s in enumerate(specs):
         qid = s["extra_info"]["query_id"]
-        if s["extra_info"]["split"] == "test":
+        if s["data_source"] == VAL_SOURCE:
             assert src[i] == "validation"
         elif qid.startswith("arith-0") and int(qid.split("-")[-1]) < LABELLED:
             assert src[i] == "ground_truth"
@@ -146,6 +161,24 @@ def test_validation_batch_gets_the_verifier(legacy, tokenizer, online_queries):
     assert list(_rewards(out)) == [verify("openai/gsm8k", s["response"], s["ground_truth"]) for s in specs]
 
 
+def test_test_split_row_without_validate_flag_is_predicted(legacy, tokenizer):
+    """A training batch (no validate flag) whose rows say extra_info.split='test' (a test set used for training,
+    as TTRL-style runs do): an unlabelled prompt gets the memory's prediction, never its ground truth."""
+    queries = arithmetic_rollouts(n_queries=1, n_rollouts=8, seed=12)  # unlabelled: not in the artifact
+    specs = queries_to_specs(queries, split="test")
+    wrong = [dict(s, uid=s["uid"] + "-wrong", ground_truth="-123456") for s in specs]  # a fresh group
+    a = legacy(make_batch(specs, tokenizer), return_dict=True)
+    b = legacy(make_batch(wrong, tokenizer), return_dict=True)
+    for out in (a, b):
+        info = out["reward_extra_info"]
+        assert set(info["reward_source"]) == {"predicted"}
+        assert list(_rewards(out)) == [float(p >= 0.5) for p in info["pred_prob"]]
+    assert np.array_equal(_rewards(a), _rewards(b))  # the ground truth moves hidden_gt only
+    truth = [verify("openai/gsm8k", s["response"], s["ground_truth"]) for s in specs]
+    assert a["reward_extra_info"]["hidden_gt"] == truth and set(b["reward_extra_info"]["hidden_gt"]) == {0.0}
+    assert 0.0 in truth and 1.0 in truth  # the truth was there to leak
+
+
 def test_async_reward_in_a_ray_task(legacy, tokenizer, online_queries, artifact_dir):
     """reward_model.launch_reward_fn_async: verl 0.5 ships the manager to a Ray task, 0.6/0.7.0 build one there.
 
@@ -165,7 +198,7 @@ def test_async_reward_in_a_ray_task(legacy, tokenizer, online_queries, artifact_
 
     specs = queries_to_specs(online_queries[1:2])
     here = _rewards(legacy(make_batch(specs, tokenizer), return_dict=True))
-    kwargs = {"artifact_dir": artifact_dir, "worker_name": "mw_legacy", "group_timeout_s": 600.0}
+    kwargs = {"artifact_dir": artifact_dir, **KWARGS}
     for uid_suffix in ("-shipped", "-built"):
         batch = make_batch([dict(s, uid=s["uid"] + uid_suffix) for s in specs], tokenizer)  # a fresh group
         if uid_suffix == "-shipped":
@@ -186,7 +219,8 @@ def test_extra_info_keys_and_tensor_mode(legacy, scored, tokenizer, online_queri
 
 
 def test_bad_input_is_named(legacy, tokenizer, online_queries, artifact_dir):
-    """A sample without uid, an unknown option and a wrong reward_fn_key each raise naming what to fix."""
+    """A sample without uid, an unknown, bad or removed option, a worker name taken by other options and a wrong
+    reward_fn_key each raise naming what to fix (the batch API's config key)."""
     specs = [{k: v for k, v in s.items() if k != "uid"} for s in queries_to_specs(online_queries[:1])]
     with pytest.raises(ValueError, match="uid"):
         legacy(make_batch(specs, tokenizer))
@@ -194,6 +228,10 @@ def test_bad_input_is_named(legacy, tokenizer, online_queries, artifact_dir):
         _legacy_manager(tokenizer, artifact_dir=artifact_dir, threshhold=0.5)
     with pytest.raises(ValueError, match=r"reward_model\.reward_kwargs\.threshold"):
         _legacy_manager(tokenizer, artifact_dir=artifact_dir, threshold=1.5)
+    with pytest.raises(ValueError, match=r"reward_model\.reward_kwargs\.val_splits was removed.*val_data_sources"):
+        _legacy_manager(tokenizer, artifact_dir=artifact_dir, val_splits=["test"])
+    with pytest.raises(ValueError, match=r"mw_legacy.*other options.*reward_model\.reward_kwargs\.worker_name"):
+        _legacy_manager(tokenizer, artifact_dir=artifact_dir, **dict(KWARGS, on_timeout="neutral"))
     from memreward_verl.integration.legacy import MemRewardBatchManager
 
     with pytest.raises(ValueError, match="data.reward_fn_key"):
@@ -266,12 +304,12 @@ def test_same_reward_as_the_reward_loop_manager(legacy, tokenizer, tokenizer_dir
     from memreward_verl.integration.manager import MemRewardManager
     from memreward_verl.integration.testing import compose_verl_config
 
-    kwargs = {"artifact_dir": legacy.opts.artifact_dir, "worker_name": "mw_legacy", "group_timeout_s": 600.0}
+    kwargs = {"artifact_dir": legacy.opts.artifact_dir, **KWARGS}
     cfg = compose_verl_config(tokenizer_dir, kwargs, ["actor_rollout_ref.rollout.n=8"])
     loop_manager = MemRewardManager(config=cfg, tokenizer=tokenizer, compute_score=None)
     validation = arithmetic_rollouts(n_queries=1, n_rollouts=8, seed=12)
     base = queries_to_specs(arith_queries[:1]) + queries_to_specs(online_queries[2:])
-    base += queries_to_specs(validation, split="test")
+    base += queries_to_specs(validation, data_source=VAL_SOURCE)
 
     def fresh(tag):  # new uids per path: the shared worker decides each uid once
         return make_batch([dict(s, uid=s["uid"] + tag) for s in base], tokenizer)
@@ -311,3 +349,14 @@ def test_grow_memory_from_a_batch(ray_cluster, artifact_dir, tokenizer, arith_qu
         assert stats.get("grow_groups_timed_out", 0) == 0
     finally:
         ray.kill(ray.get_actor("mw_legacy_grow"), no_restart=True)
+
+
+def test_bad_artifact_fails_at_startup_root_cause_first(ray_cluster, tokenizer, tmp_path):
+    """A worker that cannot load its artifact stops the batch manager at start-up with the root cause first, in
+    one line (as MemRewardManager does), not Ray's actor-died traceback."""
+    missing = str(tmp_path / "no_artifact")
+    with pytest.raises(RuntimeError) as info:
+        _legacy_manager(tokenizer, artifact_dir=missing, worker_name="mw_legacy_bad", worker_max_restarts=0)
+    msg = str(info.value)
+    assert msg.startswith(f"memreward worker 'mw_legacy_bad' failed to start from artifact_dir={missing!r}: "), msg
+    assert "Error: " in msg and "\n" not in msg and "Traceback" not in msg and "actor died" not in msg

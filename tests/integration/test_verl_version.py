@@ -75,7 +75,8 @@ def test_overrides_differ_by_api():
 
 
 def test_installed_overrides_compose_and_resolve(tmp_path):
-    """The installed verl's overrides compose with its ppo_trainer.yaml and name a loadable MemRewardManager."""
+    """The installed verl's overrides compose with its ppo_trainer.yaml, name a loadable MemRewardManager and
+    carry the options into the nested options tree (lists as lists)."""
     import verl
     from hydra import compose, initialize_config_dir
     from verl.trainer.ppo.reward import resolve_reward_manager_cls
@@ -84,13 +85,28 @@ def test_installed_overrides_compose_and_resolve(tmp_path):
     from memreward_verl.integration.manager import MemRewardManager
 
     artifact_dir = str(tmp_path / "artifact")  # options are only read here, not loaded
-    usage = verl_usage(detect_verl().version, {"artifact_dir": artifact_dir, "threshold": 0.6})
+    kwargs = {"artifact_dir": artifact_dir, "threshold": 0.6, "val_data_sources": ["gsm8k_val", "a b"]}
+    usage = verl_usage(detect_verl().version, kwargs)
     config_dir = os.path.join(os.path.dirname(verl.__file__), "trainer", "config")
     with initialize_config_dir(config_dir=config_dir, version_base=None):
         cfg = compose("ppo_trainer", overrides=[*usage.overrides, f"actor_rollout_ref.model.path={tmp_path}"])
     assert resolve_reward_manager_cls(cfg) is MemRewardManager
     opts = options_from_verl_config(cfg)
-    assert opts.artifact_dir == artifact_dir and opts.threshold == 0.6
+    assert opts.artifact_dir == artifact_dir and opts.rule.threshold == 0.6
+    assert opts.val_data_sources == ("gsm8k_val", "a b")  # a list override, not the string of one
+
+
+def test_batch_api_overrides_read_by_the_batch_manager_options():
+    """The batch API's options (flat ``reward_model.reward_kwargs`` keys) land in the same options tree, and
+    errors name that key, the removed val_splits included."""
+    from memreward_verl.integration.legacy import OPTIONS_KEY, _options
+
+    usage = verl_usage("0.6.1", {"artifact_dir": "/a", "hard_rule": "plurality", "worker_name": "w"})
+    assert usage.options_key == OPTIONS_KEY
+    opts = _options({"artifact_dir": "/a", "hard_rule": "plurality", "worker_name": "w", "val_data_sources": ["v"]})
+    assert (opts.rule.hard_rule, opts.worker.name, opts.val_data_sources) == ("plurality", "w", ("v",))
+    with pytest.raises(ValueError, match=r"^reward_model\.reward_kwargs\.val_splits was removed: .*val_data_sources"):
+        _options({"artifact_dir": "/a", "val_splits": ["test"]})
 
 
 def test_legacy_registry_from_the_plugin():
