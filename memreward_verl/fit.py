@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from torch import Tensor, nn
@@ -410,7 +411,7 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
             fallback_to_vote=bool(fallback),
         )
         # The hard rule for ``hard_rule=auto``: judged on out-of-fold scores of what is served.
-        oof = _calibrated_vote_oof(memory, runs) if fallback else 1.0 / (1.0 + np.exp(-final))
+        oof = _calibrated_vote_oof(memory, runs) if fallback else expit(final)
         exclusive = single_answer(g.domains)[rq[ids]]
         clusters = g.cluster_ids(cfg.graph.agreement_cosine)[ids]
         rule, cag_by_rule = choose_hard_rule(oof, y, q, clusters, exclusive, cfg.reward.threshold, cfg.fit.seed, z)

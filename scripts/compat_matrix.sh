@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Usage: bash scripts/compat_matrix.sh [--venvs DIR] [--out FILE] [VERSION ...]
-#   default versions: 0.5.0 0.6.1 0.7.0 0.7.1 0.8.0 0.9.1; default venvs: /work/venvs; default out: runs/compat.md
+#   default versions: 0.5.0 0.6.1 0.7.0 0.7.1 0.8.0 0.9.1; default venvs: runs/compat_venvs; default out: runs/compat.md
 #
 # For each verl version, in its own virtual environment (made once, reused):
 #  1. CPU torch first (a bare verl install would pull a CUDA torch), then exactly that verl;
@@ -13,7 +13,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 REPO=$(pwd)
-VENVS=/work/venvs
+VENVS=$REPO/runs/compat_venvs
 OUT=runs/compat.md
 VERSIONS=()
 while [ $# -gt 0 ]; do
