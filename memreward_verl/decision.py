@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from memreward_verl.metrics import cag
+from memreward_verl.metrics import group_cags
 
 __all__ = [
     "hard_rewards",
@@ -150,13 +150,6 @@ def hard_rewards(
     return out
 
 
-def _group_gaps(pred: np.ndarray, y: np.ndarray, rollout_group: np.ndarray) -> np.ndarray:
-    """CAG of each group (in ``np.unique`` order of ``rollout_group``)."""
-    return np.array(
-        [cag(pred[m], y[m], rollout_group[m]) for m in (rollout_group == g for g in np.unique(rollout_group))]
-    )
-
-
 # Fewer groups than this are no evidence that another rule beats threshold.
 MIN_RULE_GROUPS = 5
 
@@ -182,7 +175,7 @@ def choose_hard_rule(
     """
     rollout_group = np.asarray(rollout_group)
     gaps = {
-        rule: _group_gaps(
+        rule: group_cags(
             hard_rewards(prob, rollout_group, clusters, rule, threshold, seed=seed, exclusive=exclusive), y,
             rollout_group,
         )

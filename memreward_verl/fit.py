@@ -356,8 +356,9 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
     Returns:
         :class:`FitResult` whose ``metrics`` hold the OOF AUCs of the vote, the anchor and the
         anchor + residual (``oof_auc``), the kept choice (``residual_kept``, ``fallback_to_vote``),
-        the bootstrapped gains behind it, the hard rule with the lowest out-of-fold CAG
-        (``hard_rule``, ``oof_cag`` per rule; ``threshold`` without folds), and fold 0's
+        the bootstrapped gains behind it, the hard rule for ``hard_rule=auto`` (``hard_rule``:
+        ``threshold`` unless another rule's out-of-fold CAG is significantly lower, or without folds;
+        ``oof_cag`` per rule), and fold 0's
         ``val_auc``/``best_epoch``.
 
     Raises:

@@ -15,7 +15,7 @@ import math
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-__all__ = ["grpo_advantages", "cag", "within_group_auc", "binary_metrics"]
+__all__ = ["grpo_advantages", "cag", "group_cags", "within_group_auc", "binary_metrics"]
 
 EPS = 1e-6
 
@@ -28,8 +28,8 @@ def grpo_advantages(rewards: np.ndarray) -> np.ndarray:
     return (r - r.mean()) / (r.std() + EPS)
 
 
-def cag(pred_rewards: np.ndarray, true_rewards: np.ndarray, groups: np.ndarray) -> float:
-    """Mean CAG over groups.
+def group_cags(pred_rewards: np.ndarray, true_rewards: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """CAG of each group, in ``np.unique(groups)`` order.
 
     Args:
         pred_rewards: ``[R]`` predicted rewards (hard 0/1 or soft).
@@ -41,7 +41,13 @@ def cag(pred_rewards: np.ndarray, true_rewards: np.ndarray, groups: np.ndarray) 
     for g in np.unique(groups):
         m = groups == g
         gaps.append(float(np.linalg.norm(grpo_advantages(pred_rewards[m]) - grpo_advantages(true_rewards[m]))))
-    return float(np.mean(gaps)) if gaps else math.nan
+    return np.asarray(gaps, dtype=np.float64)
+
+
+def cag(pred_rewards: np.ndarray, true_rewards: np.ndarray, groups: np.ndarray) -> float:
+    """Mean CAG over groups (:func:`group_cags`); NaN without groups."""
+    gaps = group_cags(pred_rewards, true_rewards, groups)
+    return float(gaps.mean()) if len(gaps) else math.nan
 
 
 def within_group_auc(prob: np.ndarray, y: np.ndarray, groups: np.ndarray) -> tuple[float, int]:

@@ -62,9 +62,9 @@ def test_wrong_api_names_the_other_entry():
 
 def test_overrides_differ_by_api():
     """Options go to reward_model.reward_kwargs before 0.7.1 and to reward.reward_kwargs from it."""
-    kwargs = {"artifact_dir": "/tmp/a b", "grow_memory": False, "acquisition": None}
+    kwargs = {"artifact_dir": "runs/a b", "grow_memory": False, "acquisition": None}
     old, v070, new = verl_usage("0.6.1", kwargs), verl_usage("0.7.0", kwargs), verl_usage("0.8.0", kwargs)
-    assert "+reward_model.reward_kwargs.artifact_dir='/tmp/a b'" in old.overrides
+    assert "+reward_model.reward_kwargs.artifact_dir='runs/a b'" in old.overrides
     assert "+reward_model.reward_kwargs.grow_memory=false" in old.overrides
     assert "+reward.reward_kwargs.acquisition=null" in new.overrides
     assert "reward_model.use_reward_loop=false" in v070.overrides
