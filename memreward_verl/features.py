@@ -4,7 +4,7 @@ GRPO samples n rollouts per prompt; how a rollout sits within its group says a l
 correctness without any label (answer agreement alone reaches AUC ~0.85 on real QA rollouts).
 These features need the WHOLE group, which is why the online worker collects groups by ``uid``.
 
-Answers are clustered by canonical key (answers.py); a rollout without a key joins the cluster of
+Answers are clustered by canonical key (answers/); a rollout without a key joins the cluster of
 the most similar answer embedding in its group when the cosine reaches ``agreement_cosine``
 (code and free text), else it is a singleton.
 """

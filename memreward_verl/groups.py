@@ -1,7 +1,7 @@
 """Groups (a query + its n rollouts) -> node embeddings and group features.
 
 :func:`encode_groups` is the one path from text to numbers, used by the warm-up memory and by
-online scoring alike: node text (text.py) -> embeddings (embed.py) -> answer keys (answers.py)
+online scoring alike: node text (text.py) -> embeddings (embed.py) -> answer keys (answers/)
 -> group features (features.py).
 """
 

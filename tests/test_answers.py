@@ -1,4 +1,4 @@
-"""The shared answer extractor and equivalence (answers.py): every path, and agreement with the verifiers."""
+"""The shared answer extractor and equivalence (answers/): every path, and agreement with the verifiers."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-# The extraction is shared with the answer-agreement vote: memreward_verl/answers.py.
-from memreward_verl.answers import LETTERS, _as_mapping, _labels, _norm, extract_choice, parse_options
+# The extraction is shared with the answer-agreement vote: memreward_verl/answers/.
+from memreward_verl.answers.choice import LETTERS, _as_mapping, _labels, _norm, extract_choice, parse_options
 from memreward_verl.verify.base import VERIFIERS, Status, Verifier, VerifyResult
 
 __all__ = ["ChoiceVerifier", "extract_choice", "parse_options", "CHOICE_SOURCES", "LETTERS"]

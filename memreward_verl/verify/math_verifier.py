@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from memreward_verl.answers import _HASHES, extract_math_answer, last_boxed
-from memreward_verl.answers import clean_math_answer as _clean_answer
+from memreward_verl.answers.markers import _HASHES, last_boxed
+from memreward_verl.answers.math_answer import clean_math_answer as _clean_answer
+from memreward_verl.answers.math_answer import extract_math_answer
 from memreward_verl.verify.base import VERIFIERS, Status, Verifier, VerifyResult
 
 __all__ = [
@@ -80,7 +81,7 @@ class MathConfig:
 
 
 # --------------------------------------------------------------------------------------- extraction
-# The extraction is shared with the answer-agreement vote: memreward_verl/answers.py.
+# The extraction is shared with the answer-agreement vote: memreward_verl/answers/math_answer.py.
 
 # --------------------------------------------------------------------------------------- comparison
 
@@ -265,7 +266,7 @@ def _classes_now(keys: list[str], timeout_s: float, budget_s: float) -> list[int
 def math_equivalence_classes(keys: list[str], timeout_s: float = 1.0, budget_s: float = 3.0) -> list[int]:
     """Class id per answer string: strings that :func:`math_equal` calls equal share one.
 
-    The vote's answer clusters use this (memreward_verl/answers.py), so the verifier and the vote
+    The vote's answer clusters use this (memreward_verl/answers/equivalence.py), so the verifier and the vote
     compare answers with the same function. Each key is compared with one representative per class
     found so far (``math_equal(key, representative)``); after ``budget_s`` seconds the remaining keys
     are compared by string equality only. Outside the main thread the whole list is one job of the

@@ -14,7 +14,7 @@ from typing import Any
 
 __all__ = ["PromptRow", "read_prompt_rows", "read_labelled_ids", "domain_of"]
 
-# verl's ``ability`` values -> the answer domains of this package (answers.py, decision.py).
+# verl's ``ability`` values -> the answer domains of this package (answers/, decision.py).
 _DOMAINS = {
     "math": "math",
     "qa": "qa",

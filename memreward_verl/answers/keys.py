@@ -1,0 +1,180 @@
+"""Canonical answer keys: two rollouts with equal keys reached the same final answer.
+
+Numbers are canonical (``1,000`` -> ``1000``, ``0.50`` and ``\\frac{1}{2}`` -> ``0.5``), dates ISO,
+option letters upper case, short phrases lower case without punctuation or articles, code without
+comments and layout noise. ``None`` means no answer could be read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+from memreward_verl.answers.choice import LETTERS, _label_in
+from memreward_verl.answers.dates import canonical_date
+from memreward_verl.answers.extract import _MAX_PHRASE_CHARS, extract_answer
+from memreward_verl.answers.markers import _FENCE
+
+_CODE_COMMENT = re.compile(r"#[^\n]*")
+_PLAIN_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|[-+]?\.\d+")
+_SIMPLE_FRACTION = re.compile(r"([-+]?)(?:\\frac\{([-+]?\d+)\}\{(\d+)\}|\\frac(\d)(\d)|(\d+)/(\d+))")
+_TEXT_WRAP = re.compile(r"\\(?:text|textbf|textit|mathrm|mbox|mathbf|operatorname)\s*\{([^{}]*)\}")
+_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+
+
+def _canon_fraction(value: Fraction) -> str:
+    """Exact decimal when it terminates within 6 places, else a reduced ``p/q``."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    den = value.denominator
+    for p in (2, 5):
+        while den % p == 0:
+            den //= p
+    if den == 1:
+        text = f"{float(value):.6f}".rstrip("0").rstrip(".")
+        if Fraction(text) == value:
+            return text
+    return f"{value.numerator}/{value.denominator}"
+
+
+def _canon_number(token: str) -> str | None:
+    """Canonical form of a plain number: ``1,000`` -> ``1000``, ``0.50`` -> ``0.5``, ``3/6`` -> ``0.5``.
+
+    Decimals keep all their digits (math-verify decides whether ``8.333333333333334`` and
+    ``8.33333333333333`` are the same answer); a fraction ``p/q`` becomes a decimal when it
+    terminates within 6 places, else its reduced form.
+    """
+    tok = token.replace(",", "").replace(" ", "").strip()
+    try:
+        if "/" in tok:
+            num, den = tok.split("/", 1)
+            return _canon_fraction(Fraction(int(num), int(den)))
+        value = Decimal(tok)
+    except (ValueError, ZeroDivisionError, InvalidOperation):
+        return None
+    if not value.is_finite():
+        return None
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "+0") else text
+
+
+def _squeeze_spaces(s: str) -> str:
+    """Drop whitespace except between two letters (``\\pi r`` must not become ``\\pir``)."""
+    s = re.sub(r"\s+", " ", s.strip())
+    return re.sub(r"(?<![A-Za-z]) | (?![A-Za-z])", "", s)
+
+
+def _canon_math(ans: str) -> str | None:
+    """Canonical key of a math answer; keeps its meaning for math-verify (:func:`equivalent_keys`)."""
+    s = ans.strip().strip("$").strip()
+    s = re.sub(r"\\[dt]frac", r"\\frac", s)
+    s = re.sub(r"\\(?:left|right)(?![A-Za-z])|\\[,!;:]|\\ ", "", s)
+    s = s.replace("{,}", ",")
+    s = re.sub(r"\^\s*\{?\s*\\circ\s*\}?", "", s)
+    whole = _TEXT_WRAP.fullmatch(s)
+    if whole:
+        s = whole.group(1)
+    s = _squeeze_spaces(s).rstrip(".")
+    if not s:
+        return None
+    unit = re.fullmatch(r"(.*?\d)(?:\\%|%|" + _TEXT_WRAP.pattern + r")", s)  # "50\%", "10\text{cm}"
+    core = unit.group(1) if unit else s
+    if _PLAIN_NUMBER.fullmatch(core):
+        return _canon_number(core) or s
+    frac = _SIMPLE_FRACTION.fullmatch(core)
+    if frac:
+        sign, a1, b1, a2, b2, a3, b3 = frac.groups()
+        num, den = int(a1 or a2 or a3), int(b1 or b2 or b3)
+        if den:
+            return _canon_fraction(Fraction(-num if sign == "-" else num, den))
+    return s
+
+
+def _canon_phrase(text: str) -> str | None:
+    """Short free-text answer: lower case, no punctuation or articles; long texts give ``None``."""
+    canon = re.sub(r"[^\w\s]", " ", _TEXT_WRAP.sub(r"\1", text).lower())
+    canon = " ".join(_ARTICLES.sub(" ", canon).split())
+    if not canon or len(canon) > _MAX_PHRASE_CHARS:
+        return None
+    return canon
+
+
+def _canon_generic(ans: str) -> str | None:
+    s = ans.strip()
+    iso = canonical_date(s)
+    if iso:
+        return iso
+    label = _label_in(s, LETTERS)
+    if label and len(s.strip("*`$ ")) <= 3:
+        return label
+    # A number with a currency sign, percent or unit words: "$1,200", "45%", "12 apples".
+    num = re.fullmatch(
+        r"\$?\s*([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?)\s*(?:\\?%|[A-Za-z][A-Za-z\s\-]*)?\.?", s
+    )
+    if num:
+        canon = _canon_number(num.group(1))
+        if canon:
+            return canon
+    if "\\" in s or re.search(r"\d", s) and not re.search(r"[A-Za-z]{3,}\s+[A-Za-z]{3,}", s):
+        return _canon_math(s)
+    return _canon_phrase(s)
+
+
+def normalize_answer(answer: str | None, domain: str) -> str | None:
+    """Canonical key of an already-extracted answer (or a ground truth) for ``domain``."""
+    if answer is None or not str(answer).strip():
+        return None
+    answer = str(answer)
+    if domain == "code":
+        return code_key(answer)
+    if domain == "qa":
+        s = answer.strip().strip("()*.").strip()
+        return s.upper() if len(s) == 1 and s.upper() in LETTERS else None
+    if domain == "math":
+        s = answer.strip()
+        if len(s) == 1 and s in LETTERS:  # an option letter of a math multiple-choice item
+            return s
+        return _canon_math(s)
+    return _canon_generic(answer)
+
+
+def answer_key(text: str, domain: str, options: Mapping[str, str] | Sequence[str] | None = None) -> str | None:
+    """Canonical key of the final answer of ``text`` for ``domain``.
+
+    ``normalize_answer(extract_answer(text, domain, options), domain)``; code keeps its syntactic
+    key (:func:`code_key`).
+    """
+    if not isinstance(text, str) or not text.strip():
+        return None
+    if domain == "code":
+        return code_key(text)
+    return normalize_answer(extract_answer(text, domain, options), domain)
+
+
+def math_key(text: str) -> str | None:
+    """Key of a math response (:func:`answer_key` for domain ``"math"``)."""
+    return answer_key(text, "math")
+
+
+def choice_key(text: str) -> str | None:
+    """Option letter A-J a response committed to (:func:`answer_key` for domain ``"qa"``)."""
+    return answer_key(text, "qa")
+
+
+def code_key(text: str) -> str | None:
+    """Code with comments, blank lines and indentation noise removed (syntactic identity)."""
+    if not text or not text.strip():
+        return None
+    blocks = _FENCE.findall(text)
+    code = blocks[-1] if blocks else text
+    code = _CODE_COMMENT.sub("", code)
+    lines = [" ".join(line.split()) for line in code.splitlines()]
+    canon = "\n".join(line for line in lines if line)
+    return canon or None
+
+
+def text_key(text: str) -> str | None:
+    """Short free-text answers: lower case, no punctuation or articles; long texts give ``None``."""
+    return _canon_phrase(text) if text else None

@@ -1,0 +1,76 @@
+"""Where a response states its final answer: the markers every extractor of this package looks for.
+
+A ``<think>`` trace is skipped; then the answer is the last ``\\boxed{...}`` (balanced braces), a
+``#### X`` line, a "the answer is X" / "Answer: X" sentence, inline math, or (code) the last
+fenced block. The math, choice and generic extractors differ only in the order they try these and
+in how they clean what they find, so the markers live here once.
+"""
+
+from __future__ import annotations
+
+import re
+
+
+def _strip_reasoning(text: str) -> str:
+    # Imported lazily: the verify package imports this module at load time.
+    from memreward_verl.verify.base import strip_reasoning
+
+    return strip_reasoning(text)
+
+
+# ------------------------------------------------------------------------------------ \boxed{}
+
+_BOX_CMD = re.compile(r"\\(?:boxed|fbox)\s*")
+
+
+def _balanced(text: str, open_idx: int) -> str | None:
+    """Content of the brace group starting at ``text[open_idx] == '{'``, or None if unbalanced."""
+    depth = 0
+    for i in range(open_idx, len(text)):
+        ch = text[i]
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return text[open_idx + 1 : i]
+    return None
+
+
+def last_boxed(text: str) -> str | None:
+    """The last non-empty ``\\boxed{...}`` / ``\\fbox{...}`` / ``\\boxed N`` content (balanced braces)."""
+    for m in reversed(list(_BOX_CMD.finditer(text))):
+        end = m.end()
+        if end < len(text) and text[end] == "{":
+            inner = _balanced(text, end)
+        else:
+            tail = re.match(r"([^\s$]+)", text[end:])
+            inner = tail.group(1) if tail else None
+        if inner is not None and inner.strip():
+            return inner.strip()
+    return None
+
+
+# --------------------------------------------------------------------------- answer statements
+
+_HASHES = re.compile(r"####\s*([^\n]+)")
+_ANSWER_IS = re.compile(
+    r"(?:final\s+answer|the\s+answer|answer)\s*(?:is|:|=)\s*(?:is\s*)?:?\s*([^\n]+)",
+    re.IGNORECASE,
+)
+_INLINE_MATH = re.compile(r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+_FENCE = re.compile(r"```[^\n`]*\n(.*?)```", re.DOTALL)
+
+
+def _answer_sentence(captured: str) -> str:
+    """Cut an "answer is ..." capture at the end of its sentence, keeping inline math whole."""
+    captured = captured.strip()
+    inner = _ANSWER_IS.search(captured)  # "Final Answer: The final answer is $5$." -> the inner one
+    while inner:
+        captured = inner.group(1).strip()
+        inner = _ANSWER_IS.search(captured)
+    m = _INLINE_MATH.search(captured)
+    if m:
+        return m.group(0)
+    cut = re.split(r"\.\s|;\s|\s\(|,\s(?:so|which|and|because)\b", captured, maxsplit=1)[0]
+    return cut
