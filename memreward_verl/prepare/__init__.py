@@ -6,17 +6,19 @@ Usage::
     prepare(PrepareConfig(datasets=("gsm8k", "mmlu"), out_dir=Path("data/mixed")))
     labelled_path("data/mixed", 0.2)  # -> data/mixed/labelled_0.2.json
 
-Modules: ``sources`` (one loader per dataset, local files or the hub), ``prompts`` (one answer
-format per domain), ``split`` (seeded subsample, split, nested labels), ``writer`` (rows, file
-names, atomic writes), ``build`` (the pipeline), ``cli`` (``memreward prepare``). See
-docs/prepare.md.
+Modules: ``registry`` (the known datasets), ``sources`` (loading a pool from local files or the
+hub), ``readers`` (file formats), ``math_sources`` / ``qa_sources`` / ``code_sources`` (one
+converter per dataset layout), ``prompts`` (one answer format per domain), ``split`` (seeded
+subsample, split, nested labels), ``writer`` (rows, file names, atomic writes), ``build`` (the
+pipeline), ``cli`` (``memreward prepare``). See docs/prepare.md.
 """
 
 from __future__ import annotations
 
 from memreward_verl.prepare.build import PrepareConfig, prepare
 from memreward_verl.prepare.records import Example, Loaded, RecordError
-from memreward_verl.prepare.sources import DATASETS, DOMAIN_SETS, LoadOptions, load_dataset, resolve_names
+from memreward_verl.prepare.registry import DATASETS, DOMAIN_SETS, resolve_names
+from memreward_verl.prepare.sources import LoadOptions, load_dataset
 from memreward_verl.prepare.writer import (
     format_ratio,
     labelled_parquet_path,

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from memreward_verl.prepare.prompts import CODE_INSTRUCTION, MATH_INSTRUCTION, QA_INSTRUCTION
-from memreward_verl.prepare.sources import SOURCES, LoadOptions, get_spec, load_dataset
+from memreward_verl.prepare.registry import get_spec
+from memreward_verl.prepare.sources import SOURCES, LoadOptions, load_dataset
 from memreward_verl.prepare.split import (
     SPLIT_NAMES,
     check_ratio,

@@ -15,7 +15,8 @@ from __future__ import annotations
 import argparse
 
 from memreward_verl.prepare.build import PrepareConfig, prepare
-from memreward_verl.prepare.sources import DATASETS, DOMAIN_SETS, SOURCES, resolve_names
+from memreward_verl.prepare.registry import DATASETS, DOMAIN_SETS, resolve_names
+from memreward_verl.prepare.sources import SOURCES
 from memreward_verl.prepare.split import SPLIT_NAMES
 
 __all__ = ["add_parser", "run", "parse_ratios"]
