@@ -20,14 +20,8 @@ examples the cluster passes, normalised in the group) and a combined score.
 :func:`run_groups` does many groups with a thread pool of sandboxes.
 """
 
-from memreward_verl.execution.examples import (
-    Example,
-    ResponseProgram,
-    is_data_expression,
-    parse_response,
-    prompt_entry_point,
-    prompt_examples,
-)
+from memreward_verl.execution.data_expr import is_data_expression
+from memreward_verl.execution.examples import Example, prompt_entry_point, prompt_examples
 from memreward_verl.execution.group import (
     STATUSES,
     ExecutionConfig,
@@ -37,6 +31,7 @@ from memreward_verl.execution.group import (
     run_group,
     run_groups,
 )
+from memreward_verl.execution.response import ResponseProgram, parse_response
 
 __all__ = [
     "Example",

@@ -11,15 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from memreward_verl.execution.examples import (
-    Example,
-    ResponseProgram,
-    parse_response,
-    prompt_entry_point,
-    prompt_examples,
-)
+from memreward_verl.execution.examples import Example, prompt_entry_point, prompt_examples
 from memreward_verl.execution.harness import run_harness
 from memreward_verl.execution.inputs import generated_inputs
+from memreward_verl.execution.response import ResponseProgram, parse_response
 from memreward_verl.verify.sandbox import SandboxConfig
 
 __all__ = ["ExecutionConfig", "ProgramBehaviour", "GroupBehaviour", "run_group", "run_groups", "STATUSES"]
