@@ -26,7 +26,6 @@ from memreward_verl.acquisition.heldout import held_out_examples
 from memreward_verl.acquisition.oracle import LabelOracle
 from memreward_verl.acquisition.probes import GroupView
 from memreward_verl.artifact import Artifact, ArtifactError, save_artifact
-from memreward_verl.decision import single_answer
 from memreward_verl.embed import Embedder
 from memreward_verl.groups import EncodedGroups, encode_groups
 from memreward_verl.memory import ExperienceMemory
@@ -207,8 +206,7 @@ class MemoryService(GroupCollector):
         def view(q: int, probs: np.ndarray) -> GroupView:
             sl, domain = slices[q], g.domains[q]
             pseudo, _ = self.rule.group_rewards(probs[sl], clusters[sl], domain)
-            return GroupView(g.query_ids[q], probs[sl], np.asarray(pseudo, dtype=np.float64), clusters[sl],
-                             g.feats[sl], bool(single_answer([domain])[0]))  # fmt: skip
+            return GroupView.of_group(g.query_ids[q], probs[sl], pseudo, clusters[sl], g.feats[sl], domain)
 
         examples = held_out_examples(val, memory.labels, slices, predict, view, jointly=True)
         logger.info("acquisition warm start: %d validation groups of the artifact", len(examples))
