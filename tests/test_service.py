@@ -137,6 +137,8 @@ def test_grow_memory_refit_and_resume(artifact_dir, embedder, arith_queries, tmp
 def test_cache_reuses_texts_and_evicts(artifact_dir, embedder, new_queries):
     """Texts seen before (a prompt's question, repeated answers) are not embedded again; the cache is bounded."""
     svc = _service(artifact_dir, embedder, max_cached_texts=10)
+    embed_keys = {"embedded_texts", "embed_calls", "embed_cache_hits", "embed_busy_s"}
+    assert not embed_keys & svc.stats().keys()  # nothing embedded yet
     q = new_queries[0]
 
     async def run():
@@ -147,7 +149,8 @@ def test_cache_reuses_texts_and_evicts(artifact_dir, embedder, new_queries):
     first, again = asyncio.run(run())
     stats = svc.stats()
     assert stats["embed_cache_hits"] >= 9  # the second uid re-sends the same 4 rollouts (1 query text, shared)
-    assert len(svc._cache) <= 10 and stats["embed_busy_s"] > 0 and stats["score_busy_s"] > 0
+    assert len(svc.arrival.cache) <= 10 and stats["embed_busy_s"] > 0 and stats["score_busy_s"] > 0
+    assert embed_keys <= stats.keys() and 1 <= stats["embed_calls"] <= stats["embedded_texts"]
     assert np.allclose([o.prob for o in first], [o.prob for o in again], atol=1e-6)
 
 

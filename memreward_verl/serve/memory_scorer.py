@@ -1,14 +1,11 @@
 """The graph-memory service: embedder + memory + predictor scoring each complete group.
 
-Each rollout's node texts are embedded as soon as it arrives (micro-batched), so the embedding
-overlaps generation and a completed group only runs the GNN. Texts queued while the embedder is
-busy are embedded together on its next turn, in forward passes of at most ``embed_batch_size``
-texts of similar length; texts already embedded (a prompt's question, frequent short answers) come
-from a bounded cache and are not embedded again. The text-to-numbers path is
-:func:`memreward_verl.groups.encode_groups`, exactly as offline: the cache only precomputes what it
-will ask for. Blocking work runs on one worker thread; the public coroutines run on the caller's
-event loop. With ``grow_memory``, verified groups of labelled prompts join the memory and the GNN
-is refitted every ``refit_every`` groups; with acquisition, bought groups join too. No Ray.
+Each rollout's node texts are embedded as soon as it arrives (:class:`ArrivalEmbedder`, arrival.py),
+so a completed group only runs the GNN; the text-to-numbers path is
+:func:`memreward_verl.groups.encode_groups`, exactly as offline. Embedding and scoring share one
+worker thread; the public coroutines run on the caller's event loop. With ``grow_memory``, verified
+groups of labelled prompts join the memory and the GNN is refitted every ``refit_every`` groups;
+with acquisition, bought groups join too. No Ray.
 """
 
 from __future__ import annotations
@@ -16,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter, OrderedDict
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -31,9 +28,9 @@ from memreward_verl.groups import EncodedGroups, encode_groups
 from memreward_verl.memory import ExperienceMemory
 from memreward_verl.reward import AcquisitionInfo, RewardRule, RewardSample
 from memreward_verl.rollouts import Query, Rollout
+from memreward_verl.serve.arrival import ArrivalEmbedder
 from memreward_verl.serve.collector import Group, GroupCollector, GroupOutcome
 from memreward_verl.serve.options import AcquireOptions, CollectOptions
-from memreward_verl.text import build_node_text
 
 __all__ = ["MemoryService", "concat_groups"]
 
@@ -56,24 +53,6 @@ def concat_groups(a: EncodedGroups, b: EncodedGroups) -> EncodedGroups:
         labels=np.concatenate([a.labels, b.labels]),
         answer_keys=a.answer_keys + b.answer_keys,
     )
-
-
-class _CachedEmbedder(Embedder):
-    """Embedder view answering from texts embedded on arrival; misses (evicted texts) are embedded now."""
-
-    def __init__(self, base: Embedder, cache: Mapping[str, np.ndarray], batch_size: int) -> None:
-        self.base, self.cache, self.batch_size = base, cache, batch_size
-        self.model_id, self.dim = base.model_id, base.dim
-
-    def encode(self, texts: list[str], show_progress: bool = False, batch_size: int | None = None) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        # Read each text once: the event loop may evict entries meanwhile.
-        found = {t: self.cache.get(t) for t in texts}
-        missing = sorted(t for t, v in found.items() if v is None)
-        if missing:
-            found.update(zip(missing, self.base.encode(missing, batch_size=batch_size or self.batch_size)))
-        return np.stack([found[t] for t in texts]).astype(np.float32)
 
 
 class MemoryService(GroupCollector):
@@ -121,12 +100,9 @@ class MemoryService(GroupCollector):
         self.embedder = embedder
         self.predictor = artifact.predictor()
         self.labelled_ids = frozenset(artifact.labelled_ids)
-        self.busy_s: Counter[str] = Counter()  # seconds the worker thread spent embedding / scoring
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._pending: dict[str, asyncio.Future] = {}
-        self._queue: list[str] = []
-        self._drainer: asyncio.Task | None = None
+        self.busy_s: Counter[str] = Counter()  # seconds the worker thread spent scoring
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="memreward-score")
+        self.arrival = ArrivalEmbedder(embedder, artifact.cfg.text, self.cfg, self._executor)
         self._refit_executor = ThreadPoolExecutor(1, thread_name_prefix="memreward-refit")
         self._refit_running = False
         self.desk = self._make_desk(oracle, lambda pending: self._executor.submit(self._join_acquired, pending))
@@ -140,7 +116,8 @@ class MemoryService(GroupCollector):
         (``score_busy_s``)."""
         busy = {f"{k}_busy_s": round(v, 3) for k, v in self.busy_s.items()}
         acq = self.desk.metrics() if self.desk is not None else {}
-        return {**super().stats(), **busy, **acq, "memory_queries": self.predictor.memory.num_queries}
+        memory = {"memory_queries": self.predictor.memory.num_queries}
+        return {**super().stats(), **self.arrival.stats(), **busy, **acq, **memory}
 
     def acquisition_state(self) -> dict[str, object]:
         """Online acquisition so far (see :meth:`AcquisitionDesk.state`), plus the bought groups
@@ -164,7 +141,7 @@ class MemoryService(GroupCollector):
 
     # -- scoring --------------------------------------------------------------------------------
     def _on_arrival(self, sample: RewardSample) -> asyncio.Future:
-        return asyncio.ensure_future(self._embed_on_arrival(sample))
+        return self.arrival.on_arrival(sample)
 
     async def _decide(self, group: Group, timed_out: bool) -> list[GroupOutcome]:
         loop = asyncio.get_running_loop()
@@ -229,8 +206,7 @@ class MemoryService(GroupCollector):
             for i, s in enumerate(samples)
         ]
         query = Query(query_id, first.domain, first.data_source, first.question, None, rollouts)
-        embedder = _CachedEmbedder(self.embedder, self._cache, self.cfg.embed_batch_size)
-        return encode_groups([query], embedder, self.artifact.cfg)
+        return encode_groups([query], self.arrival.cached(), self.artifact.cfg)
 
     def _predict_sync(self, samples: list[RewardSample]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(probabilities, answer clusters, group features)`` of one group."""
@@ -240,55 +216,6 @@ class MemoryService(GroupCollector):
         clusters = groups.cluster_ids(self.artifact.cfg.graph.agreement_cosine)
         self.busy_s["score"] += time.perf_counter() - start
         return prob, clusters, groups.feats
-
-    # -- embedding on arrival -------------------------------------------------------------------
-    def _texts(self, sample: RewardSample) -> list[str]:
-        cfg = self.artifact.cfg.text
-        node = build_node_text(sample.question, sample.response, cfg)
-        return [build_node_text(sample.question, "", cfg).query, node.think, node.answer]
-
-    async def _embed_on_arrival(self, sample: RewardSample) -> None:
-        loop = asyncio.get_running_loop()
-        waits = []
-        for text in self._texts(sample):
-            if text in self._cache:
-                self._cache.move_to_end(text)
-                self.counters["embed_cache_hits"] += 1
-                continue
-            fut = self._pending.get(text)
-            if fut is None:
-                fut = self._pending[text] = loop.create_future()
-                self._queue.append(text)
-            waits.append(fut)
-        if self._queue and (self._drainer is None or self._drainer.done()):
-            self._drainer = asyncio.ensure_future(self._drain())
-        if waits:
-            await asyncio.gather(*waits)
-
-    async def _drain(self) -> None:
-        """Embed queued texts, a chunk per turn of the worker thread, until the queue is empty."""
-        loop = asyncio.get_running_loop()
-        while self._queue:
-            batch, self._queue = self._queue[: self.cfg.embed_chunk], self._queue[self.cfg.embed_chunk :]
-            try:
-                emb = await loop.run_in_executor(self._executor, self._embed_sync, batch)
-            except Exception as exc:  # every waiter must learn about it
-                for text in batch:
-                    self._pending.pop(text).set_exception(exc)
-                continue
-            for text, vec in zip(batch, emb):
-                self._cache[text] = vec
-                self._pending.pop(text).set_result(None)
-            while len(self._cache) > self.cfg.max_cached_texts:
-                self._cache.popitem(last=False)
-            self.counters["embedded_texts"] += len(batch)
-            self.counters["embed_calls"] += 1
-
-    def _embed_sync(self, texts: list[str]) -> np.ndarray:
-        start = time.perf_counter()
-        emb = self.embedder.encode(texts, batch_size=self.cfg.embed_batch_size)
-        self.busy_s["embed"] += time.perf_counter() - start
-        return emb
 
     # -- memory growth --------------------------------------------------------------------------
     async def _grow_group(self, group: Group, timed_out: bool, resolve: bool = True) -> GroupOutcome:
