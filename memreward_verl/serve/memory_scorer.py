@@ -5,17 +5,21 @@ so a completed group only runs the GNN; the text-to-numbers path is
 :func:`memreward_verl.groups.encode_groups`, exactly as offline. Embedding and scoring share one
 worker thread; the public coroutines run on the caller's event loop. With ``grow_memory``, verified
 groups of labelled prompts join the memory and the GNN is refitted every ``refit_every`` groups;
-with acquisition, bought groups join too. No Ray.
+with acquisition, bought groups join too. Each joined group gets a fresh memory query id and a
+:class:`JoinRecord` (kept in the saved state's metrics), so what joined, and why, is read from the
+records, never parsed out of ids, and ids stay unique across worker restarts. No Ray.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypedDict
 
 import numpy as np
 
@@ -32,9 +36,41 @@ from memreward_verl.serve.arrival import ArrivalEmbedder
 from memreward_verl.serve.collector import Group, GroupCollector, GroupOutcome
 from memreward_verl.serve.options import AcquireOptions, CollectOptions
 
-__all__ = ["MemoryService", "concat_groups"]
+__all__ = ["MemoryService", "JoinRecord", "JOINS_KEY", "concat_groups"]
 
 logger = logging.getLogger(__name__)
+
+# The artifact's metrics key holding the join records (saved with the memory, restored with it).
+JOINS_KEY = "joins"
+JOIN_KINDS = ("grow", "acq")
+
+
+class JoinRecord(TypedDict):
+    """A group that joined the memory online."""
+
+    memory_id: str  # its query id in the memory: ``<query_id or uid>#<n>``, n the join's ordinal in the run
+    query_id: str | None  # its prompt
+    uid: str  # its group
+    kind: str  # "grow": a verified group of a labelled prompt; "acq": a bought group
+
+
+def _restored_joins(artifact: Artifact) -> list[JoinRecord]:
+    """The join records of a saved state (none in a warm-up artifact), checked against its memory."""
+    records = artifact.metrics.get(JOINS_KEY, [])
+    ids = set(artifact.memory.groups.query_ids)
+    ok = isinstance(records, list) and all(
+        isinstance(r, dict)
+        and r.keys() == JoinRecord.__annotations__.keys()
+        and r["memory_id"] in ids
+        and r["kind"] in JOIN_KINDS
+        for r in records
+    )
+    if not ok or len({r["memory_id"] for r in records}) != len(records):
+        raise ArtifactError(
+            f"the artifact's metrics {JOINS_KEY!r} must list distinct join records of memory queries "
+            f"(memory_id, query_id, uid, kind in {JOIN_KINDS}); got {str(records)[:200]}"
+        )
+    return [JoinRecord(**r) for r in records]
 
 
 def concat_groups(a: EncodedGroups, b: EncodedGroups) -> EncodedGroups:
@@ -100,6 +136,8 @@ class MemoryService(GroupCollector):
         self.embedder = embedder
         self.predictor = artifact.predictor()
         self.labelled_ids = frozenset(artifact.labelled_ids)
+        self.joins = _restored_joins(artifact)  # every group that joined, in order, across restarts
+        self._state_lock = threading.Lock()  # memory, model and joins change together (grow vs refit)
         self.busy_s: Counter[str] = Counter()  # seconds the worker thread spent scoring
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="memreward-score")
         self.arrival = ArrivalEmbedder(embedder, artifact.cfg.text, self.cfg, self._executor)
@@ -120,11 +158,14 @@ class MemoryService(GroupCollector):
         return {**super().stats(), **self.arrival.stats(), **busy, **acq, **memory}
 
     def acquisition_state(self) -> dict[str, object]:
-        """Online acquisition so far (see :meth:`AcquisitionDesk.state`), plus the bought groups
-        that joined the memory (``joined``); empty when acquisition is off."""
+        """Online acquisition so far (see :meth:`AcquisitionDesk.state`), plus the bought groups that
+        joined the memory, in join order and across restarts: ``joined``, their MEMORY query ids (as in
+        the memory's labelled ids; one prompt bought in two steps without reuse joins twice), and
+        ``joins``, their :class:`JoinRecord` (prompt query id and uid). Empty when acquisition is off."""
         if self.desk is None:
             return {}
-        return {**self.desk.state(), "joined": [q for q in self.predictor.memory.labelled_ids if "#acq" in q]}
+        bought = [dict(r) for r in self.joins if r["kind"] == "acq"]
+        return {**self.desk.state(), "joined": [r["memory_id"] for r in bought], "joins": bought}
 
     def describe(self) -> dict[str, object]:
         return {
@@ -228,35 +269,50 @@ class MemoryService(GroupCollector):
         return out
 
     def _grow_sync(self, samples: list[RewardSample], labels: list[float], kind: str = "grow") -> None:
-        """Append one verified group (``kind="grow"``: of a labelled prompt, ``"acq"``: bought); refresh
-        or refit; save the state. ``refit_every`` counts both kinds."""
-        counter = "grown_groups" if kind == "grow" else "acq_joined"
-        n_kind = self.counters[counter] + 1
-        qid = f"{samples[0].query_id or samples[0].uid}#{kind}{n_kind}"
-        new = self._encode(samples, labels, qid)
-        memory = self.predictor.memory
-        grown = ExperienceMemory(concat_groups(memory.groups, new), [*memory.labelled_ids, qid], memory.cfg)
-        self.artifact = Artifact(self.artifact.cfg, grown, self.artifact.model, self.artifact.metrics)
-        self.predictor = self.artifact.predictor()
-        self.counters[counter] = n_kind
-        n_grown = self.counters["grown_groups"] + self.counters["acq_joined"]
-        if self.cfg.refit_every and n_grown % self.cfg.refit_every == 0 and not self._refit_running:
-            self._refit_running = True
-            self._refit_executor.submit(self._refit, grown)
-        else:
-            self._save_state()
+        """Append one verified group (``kind="grow"``: of a labelled prompt, ``"acq"``: bought) under a
+        fresh memory id, with its join record; refresh or refit; save the state. ``refit_every`` counts
+        both kinds."""
+        first = samples[0]
+        with self._state_lock:
+            memory = self.predictor.memory
+            mid = self._memory_id(str(first.query_id or first.uid), memory)
+            new = self._encode(samples, labels, mid)
+            grown = ExperienceMemory(concat_groups(memory.groups, new), [*memory.labelled_ids, mid], memory.cfg)
+            self.joins.append(JoinRecord(memory_id=mid, query_id=first.query_id, uid=str(first.uid), kind=kind))
+            self.artifact = self._with(grown, self.artifact.model, self.artifact.metrics)
+            self.predictor = self.artifact.predictor()
+            self.counters["grown_groups" if kind == "grow" else "acq_joined"] += 1
+            n_grown = self.counters["grown_groups"] + self.counters["acq_joined"]
+            if self.cfg.refit_every and n_grown % self.cfg.refit_every == 0 and not self._refit_running:
+                self._refit_running = True
+                self._refit_executor.submit(self._refit, grown)
+            else:
+                self._save_state()
+
+    def _memory_id(self, base: str, memory: ExperienceMemory) -> str:
+        """``<base>#<n>``: n is the join's ordinal in the run (the records survive restarts), raised past
+        any id the memory already holds (a warm-up query id may have that form)."""
+        taken = set(memory.groups.query_ids)
+        n = len(self.joins) + 1
+        while f"{base}#{n}" in taken:
+            n += 1
+        return f"{base}#{n}"
+
+    def _with(self, memory: ExperienceMemory, model, metrics: dict) -> Artifact:
+        """The service's artifact with this memory, model and metrics, and the join records so far."""
+        return Artifact(self.artifact.cfg, memory, model, {**metrics, JOINS_KEY: [dict(r) for r in self.joins]})
 
     def _refit(self, memory: ExperienceMemory) -> None:
         from memreward_verl.fit import fit_gnn
 
         try:
             result = fit_gnn(memory, self.artifact.cfg)
-            current = self.predictor.memory  # may have grown during the fit: keep it, take the new model
-            self.artifact = Artifact(self.artifact.cfg, current, result.model, result.metrics)
-            self.predictor = self.artifact.predictor()
-            self.counters["refits"] += 1
+            with self._state_lock:  # the memory may have grown during the fit: keep it, take the new model
+                self.artifact = self._with(self.predictor.memory, result.model, result.metrics)
+                self.predictor = self.artifact.predictor()
+                self.counters["refits"] += 1
+                self._save_state()
             logger.info("refitted the GNN on %d memory queries: %s", memory.num_queries, result.metrics.get("val_auc"))
-            self._save_state()
         except Exception:
             self.counters["refit_errors"] += 1
             logger.exception("refit of the GNN failed; keeping the previous model")
