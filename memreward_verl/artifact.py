@@ -6,7 +6,8 @@ Layout (format version 1; written atomically; tensors and JSON only, no pickled 
     config.json     the full MemRewardConfig
     memory/         ExperienceMemory (see memory.py)
     model.pt        {"model_args", "state_dict"} loaded with ``weights_only=True``
-    metrics.json    validation AUC/F1/CAG, selected seed and epoch, per-seed results
+    metrics.json    validation AUC/F1/CAG, selected seed and epoch, per-seed results; in a service's
+                    saved state also ``joins``, the groups that joined online (serve/memory_scorer.py)
     labelled_ids.json
 
 :func:`build_artifact` turns rollouts with a labelled subset into an artifact; :func:`load_artifact`

@@ -365,6 +365,35 @@ def test_top_k_buys_each_steps_best_scored_groups(sim_inputs):
     assert sorted(rep["_bought"]["uncertainty@0.25"]) == sorted(expect)
 
 
+def test_group_view_of_group_converts_and_reads_exclusive_from_the_domain():
+    """One constructor for every caller: float64 probabilities and pseudo rewards, ``exclusive`` from the domain."""
+    v = GroupView.of_group("a", [0.25, 1], np.array([0, 1]), np.array([3, 4]), None, "math")
+    assert v.probs.dtype == np.float64 and v.pseudo.dtype == np.float64 and v.exclusive
+    assert v.pseudo.tolist() == [0.0, 1.0] and v.n == 2 and v.group_id == "a"
+    assert not GroupView.of_group("b", [0.5], [1], [0], None, "code").exclusive
+    assert GroupView.of_group("c", [0.5], [1], [0], None, "qa").exclusive
+
+
+def test_simulation_views_take_exclusive_from_each_groups_domain(sim_inputs):
+    """The simulation's views of a batch of mixed domains: each view's ``exclusive`` is its own group's,
+    its rows those of its group (the per-rollout array PseudoLabeler keeps for hard_rewards agrees)."""
+    _, groups = sim_inputs
+    domains = ["code" if i % 3 == 0 else "math" for i in range(groups.num_queries)]
+    mixed = dataclasses.replace(groups, domains=domains)
+    labeler = PseudoLabeler(mixed, MemRewardConfig(), "majority_vote")
+    slices = mixed.group_slices()
+    step = np.array([4, 0, 3, 7, 2])
+    rows = np.concatenate([np.arange(slices[q].start, slices[q].stop) for q in step])
+    probs = labeler.probs(np.full(mixed.num_rollouts, -1, dtype=np.int8))
+    views = sim_views(step, rows, probs, labeler)
+    assert [v.exclusive for v in views] == [domains[q] == "math" for q in step]
+    assert [v.exclusive for v in views] == [bool(labeler.exclusive[slices[q].start]) for q in step]
+    for q, v in zip(step, views):
+        assert v.group_id == mixed.query_ids[q] and np.array_equal(v.probs, probs[slices[q]])
+        own = labeler.pseudo(probs, np.arange(slices[q].start, slices[q].stop))
+        assert v.pseudo.dtype == np.float64 and np.array_equal(v.pseudo, own)
+
+
 # -- oracle -----------------------------------------------------------------------------------
 def test_verifier_oracle_reproduces_labels_and_charges():
     from memreward_verl.testing import arithmetic_rollouts

@@ -127,16 +127,65 @@ def test_grow_memory_refit_and_resume(artifact_dir, embedder, arith_queries, tmp
     stats = svc.stats()
     assert stats["grown_groups"] == 2 and stats["refits"] == 1 and stats["memory_queries"] == before + 2
     grown = svc.predictor.memory
-    assert f"{labelled[0].query_id}#grow1" in grown.labelled_ids
+    ids = [f"{q.query_id}#{n}" for n, q in enumerate(labelled, 1)]
+    assert grown.groups.query_ids[-2:] == ids and set(ids) <= set(grown.labelled_ids)
     assert (grown.labels[-8:] == np.array([r.label for r in labelled[1].rollouts])).all()
+    records = [{"memory_id": m, "query_id": q.query_id, "uid": f"g{i}", "kind": "grow"}
+               for i, (m, q) in enumerate(zip(ids, labelled))]  # fmt: skip
+    assert svc.joins == records
+    saved = json.loads((state / "metrics.json").read_text())
+    assert saved["joins"] == records and "val_auc" in saved  # the refit's metrics, still with the records
     resumed = load_service(artifact_dir, RewardRule(), cfg)
-    assert resumed.predictor.memory.num_queries == before + 2
+    assert resumed.predictor.memory.num_queries == before + 2 and resumed.joins == records
     assert json.loads((state / "labelled_ids.json").read_text()) == grown.labelled_ids
+
+
+def test_regrowth_after_a_restart_keeps_memory_ids_unique_and_the_join_records(artifact_dir, arith_queries, tmp_path):
+    """A worker restarted from state_dir that grows the same prompt again gives the group a new memory id
+    (the join count continues from the saved records) and keeps the earlier record; ids taken by the
+    memory are skipped."""
+    state = tmp_path / "state"
+    cfg = ServiceConfig(grow_memory=True, state_dir=str(state))
+    q = arith_queries[0]
+    labels = [float(r.label) for r in q.rollouts]
+
+    def grow(uid):
+        svc = load_service(artifact_dir, RewardRule(), cfg)  # a fresh worker: resumes from state_dir once saved
+
+        async def observe():
+            await asyncio.gather(*(svc.observe(s, y, 8) for s, y in zip(_samples(q, uid), labels)))
+
+        asyncio.run(observe())
+        return svc
+
+    first = grow("a")
+    record = {"memory_id": f"{q.query_id}#1", "query_id": q.query_id, "uid": "a", "kind": "grow"}
+    assert first.joins == [record]
+    second = grow("b")  # the same prompt, after a restart
+    ids = second.predictor.memory.groups.query_ids
+    assert len(ids) == len(set(ids)) == first.predictor.memory.num_queries + 1
+    assert second.joins == [record, {**record, "memory_id": f"{q.query_id}#2", "uid": "b"}]
+    assert json.loads((state / "metrics.json").read_text())["joins"] == second.joins
+    assert {f"{q.query_id}#1", f"{q.query_id}#2"} <= set(json.loads((state / "labelled_ids.json").read_text()))
+    # A state without records (an older writer) whose memory holds the id the count gives: skipped.
+    metrics = json.loads((state / "metrics.json").read_text())
+    del metrics["joins"]
+    (state / "metrics.json").write_text(json.dumps(metrics))
+    third = grow("c")
+    assert third.joins == [{**record, "memory_id": f"{q.query_id}#3", "uid": "c"}]
+    ids = third.predictor.memory.groups.query_ids
+    assert len(ids) == len(set(ids))
+    metrics["joins"] = [{**record, "memory_id": "not-in-memory"}]
+    (state / "metrics.json").write_text(json.dumps(metrics))
+    with pytest.raises(ArtifactError, match="join records"):
+        load_service(artifact_dir, RewardRule(), cfg)
 
 
 def test_cache_reuses_texts_and_evicts(artifact_dir, embedder, new_queries):
     """Texts seen before (a prompt's question, repeated answers) are not embedded again; the cache is bounded."""
     svc = _service(artifact_dir, embedder, max_cached_texts=10)
+    embed_keys = {"embedded_texts", "embed_calls", "embed_cache_hits", "embed_busy_s"}
+    assert not embed_keys & svc.stats().keys()  # nothing embedded yet
     q = new_queries[0]
 
     async def run():
@@ -147,7 +196,8 @@ def test_cache_reuses_texts_and_evicts(artifact_dir, embedder, new_queries):
     first, again = asyncio.run(run())
     stats = svc.stats()
     assert stats["embed_cache_hits"] >= 9  # the second uid re-sends the same 4 rollouts (1 query text, shared)
-    assert len(svc._cache) <= 10 and stats["embed_busy_s"] > 0 and stats["score_busy_s"] > 0
+    assert len(svc.arrival.cache) <= 10 and stats["embed_busy_s"] > 0 and stats["score_busy_s"] > 0
+    assert embed_keys <= stats.keys() and 1 <= stats["embed_calls"] <= stats["embedded_texts"]
     assert np.allclose([o.prob for o in first], [o.prob for o in again], atol=1e-6)
 
 
@@ -291,7 +341,10 @@ def test_acquisition_total_budget_without_steps_joins_at_once(artifact_dir, embe
     rest = [o for group, _ in out[1:] for o in group]
     assert all(o.acquisition.bought == 0.0 and math.isnan(o.acquisition.real_cag) for o in rest)
     state = svc.acquisition_state()
-    assert state["asked"] == ["u0"] and state["joined"] == [f"{new_queries[0].query_id}#acq1"]
+    assert state["asked"] == ["u0"] and state["joined"] == [f"{new_queries[0].query_id}#1"]
+    assert state["joins"] == [{"memory_id": f"{new_queries[0].query_id}#1", "query_id": new_queries[0].query_id,
+                               "uid": "u0", "kind": "acq"}]  # fmt: skip
+    assert state["joined"] == svc.predictor.memory.groups.query_ids[before:]
     assert [d["step"] for d in state["log"]] == [0, 0, 0]
     assert svc.stats()["acquisition/total_bought"] == 1
 
@@ -343,15 +396,15 @@ def test_acquisition_budget_holds_at_every_decision_under_interleaving(artifact_
     assert sorted(svc.acquisition_state()["to_join"]) == bought  # they join when step 6 begins
 
 
-def test_restarted_worker_continues_the_budget(artifact_dir, embedder, new_queries, tmp_path):
+def test_restarted_worker_continues_the_budget(artifact_dir, new_queries, tmp_path):
     """With state_dir, the budget counters survive a worker restart: a fresh service (what Ray's restart
-    builds) on the same state_dir must not buy again what the step already spent (budget_total=1)."""
+    builds) on the same state_dir must not buy again what the step already spent (budget_total=1). The
+    bought group's memory and join record are restored with it."""
     state = tmp_path / "state"
 
     def service():
         cfg = ServiceConfig(state_dir=str(state))
-        acquire = AcquireOptions("random", budget_total=1)
-        return MemoryService(load_artifact(artifact_dir), embedder, RewardRule(), cfg, acquire=acquire)
+        return load_service(artifact_dir, RewardRule(), cfg, AcquireOptions("random", budget_total=1))
 
     async def offer(svc, q, uid):
         return await asyncio.gather(*(svc.predict(s, 4) for s in _samples(q, uid)))
@@ -361,8 +414,15 @@ def test_restarted_worker_continues_the_budget(artifact_dir, embedder, new_queri
     assert all(o.acquisition.acquired for o in out)
     saved = json.loads((tmp_path / "state.acquisition.json").read_text())
     assert saved["budget"]["spent_total"] == 1
+    first._executor.submit(lambda: None).result()  # the bought group joined and the state was saved
+    joined = first.acquisition_state()
     restarted = service()
     assert restarted.desk.acquirer.budget.spent_total == 1
+    q0 = new_queries[0].query_id
+    assert restarted.acquisition_state()["joined"] == joined["joined"] == [f"{q0}#1"]
+    assert restarted.acquisition_state()["joins"] == [{"memory_id": f"{q0}#1", "query_id": q0, "uid": "u0",
+                                                       "kind": "acq"}]  # fmt: skip
+    assert restarted.predictor.memory.num_queries == first.predictor.memory.num_queries
     later = [asyncio.run(offer(restarted, q, f"r{i}")) for i, q in enumerate(new_queries[1:])]
     assert not any(o.acquisition.acquired for group in later for o in group)
     stats = restarted.stats()

@@ -33,7 +33,6 @@ import numpy as np
 from memreward_verl.acquisition.online import OnlineAcquirer
 from memreward_verl.acquisition.oracle import LabelOracle, OracleRequest, VerifierOracle
 from memreward_verl.acquisition.probes import GroupView
-from memreward_verl.decision import single_answer
 from memreward_verl.prepare.writer import write_json
 from memreward_verl.reward import AcquisitionInfo, RewardSample
 from memreward_verl.serve.options import AcquireOptions
@@ -173,14 +172,7 @@ class AcquisitionDesk:
             return np.asarray(true, dtype=np.float64), AcquisitionInfo(reused=1.0)
         if not offer:
             return pseudo, AcquisitionInfo()
-        view = GroupView(
-            group_id=uid,
-            probs=np.asarray(prob, dtype=np.float64),
-            pseudo=np.asarray(pseudo, dtype=np.float64),
-            clusters=np.asarray(clusters),
-            feats=feats,
-            exclusive=bool(single_answer([first.domain])[0]),
-        )
+        view = GroupView.of_group(uid, prob, pseudo, clusters, feats, first.domain)
         decision = self.acquirer.offer(view)
         self.offered += 1
         self._save_budget()

@@ -20,6 +20,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from memreward_verl.acquisition.expected import GroupBelief, cluster_index, expected_cag
+from memreward_verl.decision import single_answer
 from memreward_verl.features import GROUP_FEATURES
 
 __all__ = [
@@ -76,6 +77,27 @@ class GroupView:
     clusters: np.ndarray
     feats: np.ndarray | None = None
     exclusive: bool = True
+
+    @classmethod
+    def of_group(
+        cls,
+        group_id: str,
+        probs: np.ndarray,
+        pseudo: np.ndarray,
+        clusters: np.ndarray,
+        feats: np.ndarray | None,
+        domain: str,
+    ) -> GroupView:
+        """The view of one group of ``domain``, as every caller builds it: probabilities and pseudo
+        rewards as float64, ``exclusive`` from the domain (:func:`decision.single_answer`)."""
+        return cls(
+            group_id=group_id,
+            probs=np.asarray(probs, dtype=np.float64),
+            pseudo=np.asarray(pseudo, dtype=np.float64),
+            clusters=np.asarray(clusters),
+            feats=feats,
+            exclusive=bool(single_answer([domain])[0]),
+        )
 
     @property
     def n(self) -> int:

@@ -192,16 +192,8 @@ def _views(qs: np.ndarray, rows: np.ndarray, probs: np.ndarray, labeler: PseudoL
     for q in qs:
         sl = slices[q]
         n = sl.stop - sl.start
-        views.append(
-            GroupView(
-                group_id=g.query_ids[q],
-                probs=probs[sl],
-                pseudo=pseudo_rows[start : start + n],
-                clusters=labeler.clusters[sl],
-                feats=g.feats[sl],
-                exclusive=bool(labeler.exclusive[sl.start]),
-            )
-        )
+        pseudo, clusters = pseudo_rows[start : start + n], labeler.clusters[sl]
+        views.append(GroupView.of_group(g.query_ids[q], probs[sl], pseudo, clusters, g.feats[sl], g.domains[q]))
         start += n
     return views
 

@@ -1,24 +1,25 @@
 """The graph-memory service: embedder + memory + predictor scoring each complete group.
 
-Each rollout's node texts are embedded as soon as it arrives (micro-batched), so the embedding
-overlaps generation and a completed group only runs the GNN. Texts queued while the embedder is
-busy are embedded together on its next turn, in forward passes of at most ``embed_batch_size``
-texts of similar length; texts already embedded (a prompt's question, frequent short answers) come
-from a bounded cache and are not embedded again. The text-to-numbers path is
-:func:`memreward_verl.groups.encode_groups`, exactly as offline: the cache only precomputes what it
-will ask for. Blocking work runs on one worker thread; the public coroutines run on the caller's
-event loop. With ``grow_memory``, verified groups of labelled prompts join the memory and the GNN
-is refitted every ``refit_every`` groups; with acquisition, bought groups join too. No Ray.
+Each rollout's node texts are embedded as soon as it arrives (:class:`ArrivalEmbedder`, arrival.py),
+so a completed group only runs the GNN; the text-to-numbers path is
+:func:`memreward_verl.groups.encode_groups`, exactly as offline. Embedding and scoring share one
+worker thread; the public coroutines run on the caller's event loop. With ``grow_memory``, verified
+groups of labelled prompts join the memory and the GNN is refitted every ``refit_every`` groups;
+with acquisition, bought groups join too. Each joined group gets a fresh memory query id and a
+:class:`JoinRecord` (kept in the saved state's metrics), so what joined, and why, is read from the
+records, never parsed out of ids, and ids stay unique across worker restarts. No Ray.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
-from collections import Counter, OrderedDict
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypedDict
 
 import numpy as np
 
@@ -26,19 +27,50 @@ from memreward_verl.acquisition.heldout import held_out_examples
 from memreward_verl.acquisition.oracle import LabelOracle
 from memreward_verl.acquisition.probes import GroupView
 from memreward_verl.artifact import Artifact, ArtifactError, save_artifact
-from memreward_verl.decision import single_answer
 from memreward_verl.embed import Embedder
 from memreward_verl.groups import EncodedGroups, encode_groups
 from memreward_verl.memory import ExperienceMemory
 from memreward_verl.reward import AcquisitionInfo, RewardRule, RewardSample
 from memreward_verl.rollouts import Query, Rollout
+from memreward_verl.serve.arrival import ArrivalEmbedder
 from memreward_verl.serve.collector import Group, GroupCollector, GroupOutcome
 from memreward_verl.serve.options import AcquireOptions, CollectOptions
-from memreward_verl.text import build_node_text
 
-__all__ = ["MemoryService", "concat_groups"]
+__all__ = ["MemoryService", "JoinRecord", "JOINS_KEY", "concat_groups"]
 
 logger = logging.getLogger(__name__)
+
+# The artifact's metrics key holding the join records (saved with the memory, restored with it).
+JOINS_KEY = "joins"
+JOIN_KINDS = ("grow", "acq")
+
+
+class JoinRecord(TypedDict):
+    """A group that joined the memory online."""
+
+    memory_id: str  # its query id in the memory: ``<query_id or uid>#<n>``, n the join's ordinal in the run
+    query_id: str | None  # its prompt
+    uid: str  # its group
+    kind: str  # "grow": a verified group of a labelled prompt; "acq": a bought group
+
+
+def _restored_joins(artifact: Artifact) -> list[JoinRecord]:
+    """The join records of a saved state (none in a warm-up artifact), checked against its memory."""
+    records = artifact.metrics.get(JOINS_KEY, [])
+    ids = set(artifact.memory.groups.query_ids)
+    ok = isinstance(records, list) and all(
+        isinstance(r, dict)
+        and r.keys() == JoinRecord.__annotations__.keys()
+        and r["memory_id"] in ids
+        and r["kind"] in JOIN_KINDS
+        for r in records
+    )
+    if not ok or len({r["memory_id"] for r in records}) != len(records):
+        raise ArtifactError(
+            f"the artifact's metrics {JOINS_KEY!r} must list distinct join records of memory queries "
+            f"(memory_id, query_id, uid, kind in {JOIN_KINDS}); got {str(records)[:200]}"
+        )
+    return [JoinRecord(**r) for r in records]
 
 
 def concat_groups(a: EncodedGroups, b: EncodedGroups) -> EncodedGroups:
@@ -57,24 +89,6 @@ def concat_groups(a: EncodedGroups, b: EncodedGroups) -> EncodedGroups:
         labels=np.concatenate([a.labels, b.labels]),
         answer_keys=a.answer_keys + b.answer_keys,
     )
-
-
-class _CachedEmbedder(Embedder):
-    """Embedder view answering from texts embedded on arrival; misses (evicted texts) are embedded now."""
-
-    def __init__(self, base: Embedder, cache: Mapping[str, np.ndarray], batch_size: int) -> None:
-        self.base, self.cache, self.batch_size = base, cache, batch_size
-        self.model_id, self.dim = base.model_id, base.dim
-
-    def encode(self, texts: list[str], show_progress: bool = False, batch_size: int | None = None) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        # Read each text once: the event loop may evict entries meanwhile.
-        found = {t: self.cache.get(t) for t in texts}
-        missing = sorted(t for t, v in found.items() if v is None)
-        if missing:
-            found.update(zip(missing, self.base.encode(missing, batch_size=batch_size or self.batch_size)))
-        return np.stack([found[t] for t in texts]).astype(np.float32)
 
 
 class MemoryService(GroupCollector):
@@ -122,12 +136,11 @@ class MemoryService(GroupCollector):
         self.embedder = embedder
         self.predictor = artifact.predictor()
         self.labelled_ids = frozenset(artifact.labelled_ids)
-        self.busy_s: Counter[str] = Counter()  # seconds the worker thread spent embedding / scoring
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._pending: dict[str, asyncio.Future] = {}
-        self._queue: list[str] = []
-        self._drainer: asyncio.Task | None = None
+        self.joins = _restored_joins(artifact)  # every group that joined, in order, across restarts
+        self._state_lock = threading.Lock()  # memory, model and joins change together (grow vs refit)
+        self.busy_s: Counter[str] = Counter()  # seconds the worker thread spent scoring
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="memreward-score")
+        self.arrival = ArrivalEmbedder(embedder, artifact.cfg.text, self.cfg, self._executor)
         self._refit_executor = ThreadPoolExecutor(1, thread_name_prefix="memreward-refit")
         self._refit_running = False
         self.desk = self._make_desk(oracle, lambda pending: self._executor.submit(self._join_acquired, pending))
@@ -141,14 +154,18 @@ class MemoryService(GroupCollector):
         (``score_busy_s``)."""
         busy = {f"{k}_busy_s": round(v, 3) for k, v in self.busy_s.items()}
         acq = self.desk.metrics() if self.desk is not None else {}
-        return {**super().stats(), **busy, **acq, "memory_queries": self.predictor.memory.num_queries}
+        memory = {"memory_queries": self.predictor.memory.num_queries}
+        return {**super().stats(), **self.arrival.stats(), **busy, **acq, **memory}
 
     def acquisition_state(self) -> dict[str, object]:
-        """Online acquisition so far (see :meth:`AcquisitionDesk.state`), plus the bought groups
-        that joined the memory (``joined``); empty when acquisition is off."""
+        """Online acquisition so far (see :meth:`AcquisitionDesk.state`), plus the bought groups that
+        joined the memory, in join order and across restarts: ``joined``, their MEMORY query ids (as in
+        the memory's labelled ids; one prompt bought in two steps without reuse joins twice), and
+        ``joins``, their :class:`JoinRecord` (prompt query id and uid). Empty when acquisition is off."""
         if self.desk is None:
             return {}
-        return {**self.desk.state(), "joined": [q for q in self.predictor.memory.labelled_ids if "#acq" in q]}
+        bought = [dict(r) for r in self.joins if r["kind"] == "acq"]
+        return {**self.desk.state(), "joined": [r["memory_id"] for r in bought], "joins": bought}
 
     def describe(self) -> dict[str, object]:
         return {
@@ -165,7 +182,7 @@ class MemoryService(GroupCollector):
 
     # -- scoring --------------------------------------------------------------------------------
     def _on_arrival(self, sample: RewardSample) -> asyncio.Future:
-        return asyncio.ensure_future(self._embed_on_arrival(sample))
+        return self.arrival.on_arrival(sample)
 
     async def _decide(self, group: Group, timed_out: bool) -> list[GroupOutcome]:
         loop = asyncio.get_running_loop()
@@ -207,8 +224,7 @@ class MemoryService(GroupCollector):
         def view(q: int, probs: np.ndarray) -> GroupView:
             sl, domain = slices[q], g.domains[q]
             pseudo, _ = self.rule.group_rewards(probs[sl], clusters[sl], domain)
-            return GroupView(g.query_ids[q], probs[sl], np.asarray(pseudo, dtype=np.float64), clusters[sl],
-                             g.feats[sl], bool(single_answer([domain])[0]))  # fmt: skip
+            return GroupView.of_group(g.query_ids[q], probs[sl], pseudo, clusters[sl], g.feats[sl], domain)
 
         examples = held_out_examples(val, memory.labels, slices, predict, view, jointly=True)
         logger.info("acquisition warm start: %d validation groups of the artifact", len(examples))
@@ -231,8 +247,7 @@ class MemoryService(GroupCollector):
             for i, s in enumerate(samples)
         ]
         query = Query(query_id, first.domain, first.data_source, first.question, None, rollouts)
-        embedder = _CachedEmbedder(self.embedder, self._cache, self.cfg.embed_batch_size)
-        return encode_groups([query], embedder, self.artifact.cfg)
+        return encode_groups([query], self.arrival.cached(), self.artifact.cfg)
 
     def _predict_sync(self, samples: list[RewardSample]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(probabilities, answer clusters, group features)`` of one group."""
@@ -242,55 +257,6 @@ class MemoryService(GroupCollector):
         clusters = groups.cluster_ids(self.artifact.cfg.graph.agreement_cosine)
         self.busy_s["score"] += time.perf_counter() - start
         return prob, clusters, groups.feats
-
-    # -- embedding on arrival -------------------------------------------------------------------
-    def _texts(self, sample: RewardSample) -> list[str]:
-        cfg = self.artifact.cfg.text
-        node = build_node_text(sample.question, sample.response, cfg)
-        return [build_node_text(sample.question, "", cfg).query, node.think, node.answer]
-
-    async def _embed_on_arrival(self, sample: RewardSample) -> None:
-        loop = asyncio.get_running_loop()
-        waits = []
-        for text in self._texts(sample):
-            if text in self._cache:
-                self._cache.move_to_end(text)
-                self.counters["embed_cache_hits"] += 1
-                continue
-            fut = self._pending.get(text)
-            if fut is None:
-                fut = self._pending[text] = loop.create_future()
-                self._queue.append(text)
-            waits.append(fut)
-        if self._queue and (self._drainer is None or self._drainer.done()):
-            self._drainer = asyncio.ensure_future(self._drain())
-        if waits:
-            await asyncio.gather(*waits)
-
-    async def _drain(self) -> None:
-        """Embed queued texts, a chunk per turn of the worker thread, until the queue is empty."""
-        loop = asyncio.get_running_loop()
-        while self._queue:
-            batch, self._queue = self._queue[: self.cfg.embed_chunk], self._queue[self.cfg.embed_chunk :]
-            try:
-                emb = await loop.run_in_executor(self._executor, self._embed_sync, batch)
-            except Exception as exc:  # every waiter must learn about it
-                for text in batch:
-                    self._pending.pop(text).set_exception(exc)
-                continue
-            for text, vec in zip(batch, emb):
-                self._cache[text] = vec
-                self._pending.pop(text).set_result(None)
-            while len(self._cache) > self.cfg.max_cached_texts:
-                self._cache.popitem(last=False)
-            self.counters["embedded_texts"] += len(batch)
-            self.counters["embed_calls"] += 1
-
-    def _embed_sync(self, texts: list[str]) -> np.ndarray:
-        start = time.perf_counter()
-        emb = self.embedder.encode(texts, batch_size=self.cfg.embed_batch_size)
-        self.busy_s["embed"] += time.perf_counter() - start
-        return emb
 
     # -- memory growth --------------------------------------------------------------------------
     async def _grow_group(self, group: Group, timed_out: bool, resolve: bool = True) -> GroupOutcome:
@@ -303,35 +269,50 @@ class MemoryService(GroupCollector):
         return out
 
     def _grow_sync(self, samples: list[RewardSample], labels: list[float], kind: str = "grow") -> None:
-        """Append one verified group (``kind="grow"``: of a labelled prompt, ``"acq"``: bought); refresh
-        or refit; save the state. ``refit_every`` counts both kinds."""
-        counter = "grown_groups" if kind == "grow" else "acq_joined"
-        n_kind = self.counters[counter] + 1
-        qid = f"{samples[0].query_id or samples[0].uid}#{kind}{n_kind}"
-        new = self._encode(samples, labels, qid)
-        memory = self.predictor.memory
-        grown = ExperienceMemory(concat_groups(memory.groups, new), [*memory.labelled_ids, qid], memory.cfg)
-        self.artifact = Artifact(self.artifact.cfg, grown, self.artifact.model, self.artifact.metrics)
-        self.predictor = self.artifact.predictor()
-        self.counters[counter] = n_kind
-        n_grown = self.counters["grown_groups"] + self.counters["acq_joined"]
-        if self.cfg.refit_every and n_grown % self.cfg.refit_every == 0 and not self._refit_running:
-            self._refit_running = True
-            self._refit_executor.submit(self._refit, grown)
-        else:
-            self._save_state()
+        """Append one verified group (``kind="grow"``: of a labelled prompt, ``"acq"``: bought) under a
+        fresh memory id, with its join record; refresh or refit; save the state. ``refit_every`` counts
+        both kinds."""
+        first = samples[0]
+        with self._state_lock:
+            memory = self.predictor.memory
+            mid = self._memory_id(str(first.query_id or first.uid), memory)
+            new = self._encode(samples, labels, mid)
+            grown = ExperienceMemory(concat_groups(memory.groups, new), [*memory.labelled_ids, mid], memory.cfg)
+            self.joins.append(JoinRecord(memory_id=mid, query_id=first.query_id, uid=str(first.uid), kind=kind))
+            self.artifact = self._with(grown, self.artifact.model, self.artifact.metrics)
+            self.predictor = self.artifact.predictor()
+            self.counters["grown_groups" if kind == "grow" else "acq_joined"] += 1
+            n_grown = self.counters["grown_groups"] + self.counters["acq_joined"]
+            if self.cfg.refit_every and n_grown % self.cfg.refit_every == 0 and not self._refit_running:
+                self._refit_running = True
+                self._refit_executor.submit(self._refit, grown)
+            else:
+                self._save_state()
+
+    def _memory_id(self, base: str, memory: ExperienceMemory) -> str:
+        """``<base>#<n>``: n is the join's ordinal in the run (the records survive restarts), raised past
+        any id the memory already holds (a warm-up query id may have that form)."""
+        taken = set(memory.groups.query_ids)
+        n = len(self.joins) + 1
+        while f"{base}#{n}" in taken:
+            n += 1
+        return f"{base}#{n}"
+
+    def _with(self, memory: ExperienceMemory, model, metrics: dict) -> Artifact:
+        """The service's artifact with this memory, model and metrics, and the join records so far."""
+        return Artifact(self.artifact.cfg, memory, model, {**metrics, JOINS_KEY: [dict(r) for r in self.joins]})
 
     def _refit(self, memory: ExperienceMemory) -> None:
         from memreward_verl.fit import fit_gnn
 
         try:
             result = fit_gnn(memory, self.artifact.cfg)
-            current = self.predictor.memory  # may have grown during the fit: keep it, take the new model
-            self.artifact = Artifact(self.artifact.cfg, current, result.model, result.metrics)
-            self.predictor = self.artifact.predictor()
-            self.counters["refits"] += 1
+            with self._state_lock:  # the memory may have grown during the fit: keep it, take the new model
+                self.artifact = self._with(self.predictor.memory, result.model, result.metrics)
+                self.predictor = self.artifact.predictor()
+                self.counters["refits"] += 1
+                self._save_state()
             logger.info("refitted the GNN on %d memory queries: %s", memory.num_queries, result.metrics.get("val_auc"))
-            self._save_state()
         except Exception:
             self.counters["refit_errors"] += 1
             logger.exception("refit of the GNN failed; keeping the previous model")

@@ -174,10 +174,13 @@ def test_bought_groups_join_the_memory_at_the_next_step(care_run):
     stats2 = care_run["stats2"]
     assert stats2["acq_joined"] == len(bought)
     assert stats2["memory_queries"] == care_run["memory_before"] + len(bought)
-    joined = care_run["state2"]["joined"]  # labelled query ids of the worker's memory
-    assert len(joined) == len(bought) and care_run["state1"]["joined"] == []
+    joined = care_run["state2"]["joined"]  # memory query ids (labelled) of the bought groups, in join order
+    assert len(set(joined)) == len(joined) == len(bought) and care_run["state1"]["joined"] == []
+    records = care_run["state2"]["joins"]  # their join records: which prompt and group each one is
+    assert [r["memory_id"] for r in records] == joined and {r["kind"] for r in records} == {"acq"}
     by_uid = {s["uid"]: s["extra_info"]["query_id"] for s in care_run["specs"]}
-    assert sorted(q.split("#acq")[0] for q in joined) == sorted(by_uid[u] for u in bought)
+    assert sorted(r["uid"] for r in records) == bought
+    assert sorted(r["query_id"] for r in records) == sorted(by_uid[u] for u in bought)
     assert stats2["acquisition/step_groups"] == 1 and stats2["acquisition/step_bought"] == 0
     assert care_run["state2"]["to_join"] == []
     assert set(care_run["out2"].non_tensor_batch["reward_source"]) == {"predicted"}

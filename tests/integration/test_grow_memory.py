@@ -35,6 +35,9 @@ def test_labelled_groups_grow_the_memory(ray_cluster, tokenizer_dir, tokenizer, 
                 break
             time.sleep(0.5)
         assert stats["grown_groups"] == 1 and stats["memory_queries"] == before + 1
-        assert f"{arith_queries[3].query_id}#grow1" in json.loads((state / "labelled_ids.json").read_text())
+        qid = arith_queries[3].query_id
+        assert f"{qid}#1" in json.loads((state / "labelled_ids.json").read_text())
+        joins = json.loads((state / "metrics.json").read_text())["joins"]
+        assert [(r["memory_id"], r["query_id"], r["kind"]) for r in joins] == [(f"{qid}#1", qid, "grow")]
     finally:
         ray.kill(manager.worker.handle, no_restart=True)
