@@ -79,7 +79,7 @@ class DatasetSpec:
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The package's one JSON Lines reader (``convert.base.iter_jsonl``), its errors as RecordError."""
+    """``convert.base.iter_jsonl`` (the package's one JSON Lines reader underneath), its errors as RecordError."""
     try:
         yield from iter_jsonl(path)
     except RecordError:
