@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from memreward_verl.cli_args import existing_file, ratio, ratio_list, writable_dir, writable_file
+from memreward_verl.cli_args import creatable_dir, existing_file, ratio, ratio_list, writable_file
 from memreward_verl.config import MemRewardConfig
 from memreward_verl.evaluate import ALL_METHODS, encode_cached, evaluate, evaluate_curve, strip_predictions
 from memreward_verl.files import atomic_write_json
@@ -56,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--methods: unknown {unknown or 'empty list'}; choose from {','.join(ALL_METHODS)}")
     # every output location is tried before the embedding and fitting (work lost otherwise)
     out = writable_file(args.out, "--out")
-    plots = writable_dir(Path(args.plots) if args.plots else out.with_suffix(""), "--plots")
+    plots = creatable_dir(Path(args.plots) if args.plots else out.with_suffix(""), "--plots")
     if args.cache_dir:
-        writable_dir(args.cache_dir, "--cache-dir")
+        creatable_dir(args.cache_dir, "--cache-dir")
     queries = read_rollouts(args.rollouts)
     groups = encode_cached(queries, cfg, cache_dir=args.cache_dir)
     ratios = args.label_ratios or [args.label_ratio]

@@ -4,11 +4,15 @@ Writers put the new content in a temporary sibling and rename it over the target
 restarted worker, a second run sharing a cache) sees the old file or the new one, never half of one.
 Readers turn every way a file can be broken (missing, empty, truncated, not JSON, a missing key,
 an array missing from an archive) into :class:`FileFormatError` with the path and the problem, instead
-of a bare ``BadZipFile``, ``EOFError`` or ``KeyError``.
+of a bare ``BadZipFile``, ``EOFError`` or ``KeyError``. :func:`iter_json_lines` is the package's one
+JSON Lines reader (plain or gzip); the rollout reader and the converters raise their own error types
+from its :class:`JsonLinesError`.
 """
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
 import pickle
@@ -16,7 +20,7 @@ import shutil
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,7 @@ import numpy as np
 
 __all__ = [
     "FileFormatError",
+    "JsonLinesError",
     "atomic_write",
     "atomic_write_text",
     "atomic_write_json",
@@ -31,11 +36,30 @@ __all__ = [
     "read_json",
     "read_npz",
     "read_checkpoint",
+    "open_text",
+    "iter_json_lines",
 ]
 
 
 class FileFormatError(ValueError):
     """A file that is missing, empty, truncated or not what it should be (the message names the file)."""
+
+
+class JsonLinesError(FileFormatError):
+    """A JSON Lines file that cannot be read, or one of its lines that is not JSON.
+
+    Attributes:
+        path: the file.
+        problem: what is wrong, without the location (callers re-word the location in their own format).
+        line: the 1-based line at fault for a line that is not JSON; None when the file as a whole cannot
+            be read (a directory, a ``.gz`` that is not gzip, a truncated archive, bytes that are not UTF-8).
+    """
+
+    def __init__(self, path: str | os.PathLike, problem: str, line: int | None = None) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        self.line = line
+        super().__init__(f"{path} line {line}: {problem}" if line is not None else f"{path}: {problem}")
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -167,3 +191,73 @@ def read_checkpoint(path: str | os.PathLike) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, ValueError, OSError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
         raise FileFormatError(f"{path}: not a readable torch checkpoint ({_brief(exc)})") from None
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _not_gzip(path: Path) -> str | None:
+    """Why ``path`` (named ``*.gz``) is not gzip data, or None when it starts like gzip (or is empty)."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if not head or head.startswith(_GZIP_MAGIC):
+        return None
+    return f"not gzip: the name ends in .gz but the file starts with {head!r}"
+
+
+def open_text(path: str | os.PathLike, mode: str = "r") -> io.TextIOBase:
+    """Open a UTF-8 text file for reading (``"r"``) or writing (``"w"``), gzip-compressed when named ``*.gz``.
+
+    Raises:
+        FileFormatError: reading a ``*.gz`` file that does not start with the gzip signature.
+        OSError: a missing or unreadable path (``filename`` set).
+    """
+    if mode not in ("r", "w"):
+        raise ValueError(f"open_text: mode must be 'r' or 'w' (got {mode!r})")
+    path = Path(path)
+    if not path.name.endswith(".gz"):
+        return open(path, mode, encoding="utf-8")
+    if mode == "r":
+        problem = _not_gzip(path)
+        if problem:
+            raise FileFormatError(f"{path}: cannot be read as gzip-compressed data ({problem})")
+    return gzip.open(path, mode + "t", encoding="utf-8")
+
+
+def iter_json_lines(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line number, decoded value)`` for each non-blank line of a JSON Lines file (plain or ``*.gz``).
+
+    The file is read line by line (a large file is never held whole). Callers check the values' type
+    and turn :class:`JsonLinesError` into their own error type, keeping ``line`` and ``problem``.
+
+    Raises:
+        FileNotFoundError: nothing at ``path`` (``filename`` set).
+        JsonLinesError: with ``line`` set, a line that is not valid JSON; with ``line`` None, a directory,
+            a ``*.gz`` that is not gzip, a truncated or corrupt archive, bytes that are not UTF-8, or a
+            read error (the message says after which line).
+    """
+    path = Path(path)
+    gz = path.name.endswith(".gz")
+    what = f"{'gzip-compressed ' if gz else ''}UTF-8 JSON Lines"
+    if path.is_dir():
+        raise JsonLinesError(path, "is a directory, not a file")
+    lineno = 0
+    try:
+        problem = _not_gzip(path) if gz else None
+        if problem:
+            raise JsonLinesError(path, f"cannot be read as {what} ({problem})")
+        with open_text(path) as fh:
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise JsonLinesError(path, f"invalid JSON ({exc.msg} at column {exc.colno})", lineno) from None
+                yield lineno, value
+    except (JsonLinesError, FileNotFoundError):
+        raise
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:  # truncated or corrupt gzip, binary data
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        after = f" after line {lineno}" if lineno else ""
+        raise JsonLinesError(path, f"cannot be read as {what}{after} ({type(exc).__name__}: {detail})") from None

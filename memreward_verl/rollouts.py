@@ -13,8 +13,6 @@ are kept verbatim; unknown top-level keys are kept in ``Query.extra``.
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -22,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from memreward_verl.files import atomic_write
+from memreward_verl.files import JsonLinesError, atomic_write, iter_json_lines, open_text
 
 __all__ = [
     "Rollout",
@@ -159,47 +157,31 @@ def parse_record(obj: Any, where: str = "record") -> Query:
     )
 
 
-def _open_text(path: str | os.PathLike, mode: str) -> io.TextIOBase:
-    p = str(path)
-    if p.endswith(".gz"):
-        return gzip.open(p, mode + "t", encoding="utf-8")
-    return open(p, mode, encoding="utf-8")
-
-
 def iter_rollouts(path: str | os.PathLike) -> Iterator[Query]:
     """Stream queries from a JSONL (or ``.jsonl.gz``) file, validating each line.
 
-    Blank lines are skipped. Raises :class:`RolloutFormatError` naming the line on bad JSON,
-    a bad record or a duplicate ``query_id``.
+    Lines come from :func:`memreward_verl.files.iter_json_lines`. Blank lines are skipped.
+
+    Raises:
+        FileNotFoundError: nothing at ``path``.
+        RolloutFormatError: naming the line on bad JSON, a bad record or a duplicate ``query_id``; naming
+            the file when it cannot be read at all (a directory, a ``.gz`` that is not gzip, a truncated
+            archive, bytes that are not UTF-8).
     """
     seen: dict[str, int] = {}
     name = Path(path).name
-    if Path(path).is_dir():
-        raise RolloutFormatError(f"{path}: is a directory, not a rollout file")
-    lineno = 0
     try:
-        with _open_text(path, "r") as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                where = f"{name} line {lineno}"
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise _fail(where, f"invalid JSON ({exc.msg} at column {exc.colno})") from None
-                q = parse_record(obj, where)
-                if q.query_id in seen:
-                    raise _fail(where, f"duplicate query_id {q.query_id!r} (first seen on line {seen[q.query_id]})")
-                seen[q.query_id] = lineno
-                yield q
-    except FileNotFoundError:
-        raise
-    except (OSError, EOFError, UnicodeDecodeError) as exc:  # a non-gzip .gz, a truncated one, binary data
-        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise RolloutFormatError(
-            f"{path}: cannot be read as {'gzip-compressed ' if str(path).endswith('.gz') else ''}UTF-8 JSON Lines "
-            f"after line {lineno} ({type(exc).__name__}: {detail})"
-        ) from None
+        for lineno, obj in iter_json_lines(path):
+            where = f"{name} line {lineno}"
+            q = parse_record(obj, where)
+            if q.query_id in seen:
+                raise _fail(where, f"duplicate query_id {q.query_id!r} (first seen on line {seen[q.query_id]})")
+            seen[q.query_id] = lineno
+            yield q
+    except JsonLinesError as exc:
+        if exc.line is not None:
+            raise _fail(f"{name} line {exc.line}", exc.problem) from None
+        raise RolloutFormatError(str(exc)) from None
 
 
 def read_rollouts(path: str | os.PathLike) -> list[Query]:
@@ -221,7 +203,7 @@ def write_rollouts(queries: Iterable[Query], path: str | os.PathLike) -> int:
 
     def write(tmp: Path) -> None:
         seen: set[str] = set()
-        with _open_text(tmp, "w") as fh:
+        with open_text(tmp, "w") as fh:
             for q in queries:
                 if q.query_id in seen:
                     raise RolloutFormatError(f"duplicate query_id {q.query_id!r} while writing {path.name}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 
+from memreward_verl.cli_args import int_at_least, positive_int, writable_file
 from memreward_verl.rollouts import write_rollouts
 from memreward_verl.synth import arithmetic_rollouts
 
@@ -21,16 +22,15 @@ __all__ = ["add_parser", "run"]
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="write a procedural arithmetic rollout file", description=__doc__)
-    p.add_argument("--queries", type=int, default=300)
-    p.add_argument("--rollouts", type=int, default=8)
+    p.add_argument("--queries", type=int_at_least(4), default=300, help="queries to write, >= 4 (default 300)")
+    p.add_argument("--rollouts", type=positive_int, default=8, help="rollouts per query (default 8)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="rollout file to write (.jsonl or .jsonl.gz)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.queries < 4 or args.rollouts < 1:
-        raise ValueError(f"need --queries >= 4 and --rollouts >= 1 (got {args.queries}, {args.rollouts})")
+    writable_file(args.out, "--out")
     n = write_rollouts(arithmetic_rollouts(args.queries, args.rollouts, args.seed), args.out)
     print(f"wrote {n} queries x {args.rollouts} rollouts to {args.out}")
     return 0

@@ -213,10 +213,12 @@ def test_convert_cli_end_to_end(data, tmp_path, capsys, monkeypatch):
         ]
     )
     assert rc == 0 and len(read_rollouts(out)) == 2
-    assert main(["convert", "--from", "nope", "x", "--out", str(out)]) == 2
+    assert main(["convert", "--from", "nope", str(out), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "unknown format 'nope'" in err and "faithful_cot" in err and "game24" in err
-    assert main(["convert", "--from", "qwen_math", str(tmp_path / "absent.jsonl"), "--out", str(out)]) == 2
+    with pytest.raises(SystemExit) as info:  # a missing input is an argparse error, before anything runs
+        main(["convert", "--from", "qwen_math", str(tmp_path / "absent.jsonl"), "--out", str(out)])
+    assert info.value.code == 2 and f"{tmp_path / 'absent.jsonl'}: no such file" in capsys.readouterr().err
 
 
 @pytest.mark.data

@@ -20,23 +20,19 @@ from typing import Any
 
 from memreward_verl.acquisition.simulate import PSEUDO_SOURCES, SimulationConfig, evaluate_acquisition
 from memreward_verl.acquisition.strategies import STRATEGIES, StrategyConfig
+from memreward_verl.cli_args import (
+    creatable_dir,
+    existing_file,
+    fraction,
+    fraction_list,
+    int_list,
+    non_negative_int,
+    positive_int,
+    writable_file,
+)
 from memreward_verl.files import atomic_write_json
 
 __all__ = ["add_parser", "run", "plot_budget_curve"]
-
-
-def _floats(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers (got {text!r})") from None
-
-
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(x) for x in text.split(",") if x.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers (got {text!r})") from None
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,15 +42,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("rollouts", help="rollout file (JSONL, canonical format, labelled)")
-    p.add_argument("--budget", type=float, default=0.2, help="share of each step's groups to buy (default 0.2)")
-    p.add_argument("--budgets", type=_floats, default=None, help="several budgets, comma-separated (a curve)")
-    p.add_argument("--batch", type=int, default=128, help="groups per training step (default 128)")
+    p.add_argument("rollouts", type=existing_file, help="rollout file (JSONL, canonical format, labelled)")
+    p.add_argument("--budget", type=fraction, default=0.2, help="share of each step's groups to buy (default 0.2)")
+    p.add_argument("--budgets", type=fraction_list, default=None, help="several budgets, comma-separated (a curve)")
+    p.add_argument("--batch", type=positive_int, default=128, help="groups per training step (default 128)")
     p.add_argument("--strategies", default="random,uncertainty,care", help=f"subset of {','.join(STRATEGIES)}")
-    p.add_argument("--seeds", type=_ints, default=(0,), help="simulation seeds, comma-separated (default 0)")
+    p.add_argument("--seeds", type=int_list, default=(0,), help="simulation seeds, comma-separated (default 0)")
     p.add_argument("--label-ratio", type=float, default=0.2, help="warm-up labels; 0 = none, TTRL (default 0.2)")
     p.add_argument("--pseudo", choices=PSEUDO_SOURCES, default=None, help="pseudo-reward source (default: memreward)")
-    p.add_argument("--refit-every", type=int, default=0, help="refit the predictor every k steps (0 = never)")
+    p.add_argument(
+        "--refit-every", type=non_negative_int, default=0, help="refit the predictor every k steps (0 = never)"
+    )
     p.add_argument("--no-memory-update", action="store_true", help="bought labels do not join the memory")
     p.add_argument("--online", action="store_true", help="decide group by group (OnlineAcquirer)")
     p.add_argument(
@@ -73,7 +71,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="answer clusters: at most one right in math/QA (domain) or each on its own (independent)",
     )
     p.add_argument("--cache-dir", default=None, help="embedding cache directory (default: no cache)")
-    p.add_argument("--fit-seeds", default=None, help="predictor training seeds, comma-separated (default 0,1,2)")
+    p.add_argument(
+        "--fit-seeds", type=int_list, default=None, help="predictor training seeds, comma-separated (default 0,1,2)"
+    )
     p.add_argument("--out", required=True, help="report JSON path")
     p.add_argument("--plot", default=None, help="PNG of CAG against budget (default: next to --out)")
     p.set_defaults(func=run)
@@ -85,6 +85,11 @@ def run(args: argparse.Namespace) -> int:
     from memreward_verl.evaluate import encode_cached
     from memreward_verl.rollouts import read_rollouts
 
+    # every output location is tried before the embedding and the simulation (work lost otherwise)
+    out = writable_file(args.out, "--out")
+    plot_path = writable_file(Path(args.plot) if args.plot else out.with_suffix(".png"), "--plot")
+    if args.cache_dir:
+        creatable_dir(args.cache_dir, "--cache-dir")
     pseudo = args.pseudo or ("memreward" if args.label_ratio > 0 else "majority_vote")
     cfg = SimulationConfig(
         strategies=tuple(s.strip() for s in args.strategies.split(",") if s.strip()),
@@ -100,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     )
     mcfg = MemRewardConfig()
     if args.fit_seeds:
-        mcfg.fit.seeds = tuple(int(s) for s in args.fit_seeds.split(","))
+        mcfg.fit.seeds = args.fit_seeds
     queries = read_rollouts(args.rollouts)
     groups = encode_cached(queries, mcfg, cache_dir=args.cache_dir)
     factory = (lambda: VerifierOracle()) if args.oracle == "verifier" else (lambda: RecordedLabelOracle(queries))
@@ -108,10 +113,9 @@ def run(args: argparse.Namespace) -> int:
         queries, groups, cfg, args.seeds, mcfg, factory, progress=lambda s: print(f"  {s}", flush=True)
     )
     report["rollouts_file"] = str(args.rollouts)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out, _clean(report))
-    plot = plot_budget_curve(report, Path(args.plot) if args.plot else out.with_suffix(".png"))
+    plot = plot_budget_curve(report, plot_path)
     none = report["no_acquisition"]
     print(f"no acquisition: mean CAG {none['mean_cag_unbought']:.3f}  AUC {none['auc_unbought']:.3f}")
     print(f"{'strategy':<12} {'budget':>6} {'CAG':>7} {'AUC':>6} {'spent':>7} {'bought CAG':>10}")

@@ -6,7 +6,6 @@ Every source stores files gzip-compressed or plain, and stores correctness as bo
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import os
@@ -14,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from memreward_verl import files
 from memreward_verl.registry import Registry
 from memreward_verl.rollouts import Query
 
@@ -50,33 +50,37 @@ def existing(path: str | os.PathLike) -> Path:
 
 
 def open_text(path: str | os.PathLike) -> io.TextIOBase:
-    """Open a UTF-8 text file for reading, transparently gunzipping ``*.gz``."""
-    p = existing(path)
-    if p.name.endswith(".gz"):
-        return gzip.open(p, "rt", encoding="utf-8")
-    return open(p, encoding="utf-8")
+    """Open a UTF-8 text file for reading, transparently gunzipping ``*.gz`` (:func:`memreward_verl.files.open_text`).
+
+    Raises:
+        FileNotFoundError: if nothing exists at ``path``.
+        ValueError: a ``*.gz`` file that is not gzip (file named).
+    """
+    return files.open_text(existing(path))
 
 
 def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield ``(where, record)`` for each non-blank line of a JSON Lines file.
+    """Yield ``(where, record)`` for each non-blank line of a JSON Lines file (the package's one reader,
+    :func:`memreward_verl.files.iter_json_lines`).
 
     ``where`` is ``"<file>:<line>"`` so callers can name the record at fault in their errors.
 
     Raises:
-        ValueError: on invalid JSON or a line that is not a JSON object (file and line named).
+        FileNotFoundError: if nothing exists at ``path``.
+        ValueError: on invalid JSON or a line that is not a JSON object (file and line named), or a file
+            that cannot be read as (gzip-compressed) UTF-8 text at all (file named).
     """
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
+    existing(path)
+    try:
+        for lineno, obj in files.iter_json_lines(path):
             where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{where}: invalid JSON ({exc.msg} at column {exc.colno})") from None
             if not isinstance(obj, dict):
                 raise ValueError(f"{where}: expected a JSON object, got {type(obj).__name__}")
             yield where, obj
+    except files.JsonLinesError as exc:
+        if exc.line is not None:
+            raise ValueError(f"{path}:{exc.line}: {exc.problem}") from None
+        raise
 
 
 def read_json(path: str | os.PathLike) -> Any:

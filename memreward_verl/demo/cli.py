@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import math
 
+from memreward_verl.cli_args import creatable_dir, fraction, non_negative_int, positive_float, positive_int, ratio
 from memreward_verl.demo.run import DemoConfig, run_demo
 
 __all__ = ["add_parser"]
@@ -16,20 +17,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t = d.train
     p = sub.add_parser("demo", help="offline CPU demo: SmolLM2-135M warm-up -> GRPO through verl's main_ppo")
     p.add_argument("--out", default=d.out_dir, help="output folder (the warm-up cache makes reruns faster)")
-    p.add_argument("--train-prompts", type=int, default=d.train_prompts)
-    p.add_argument("--val-prompts", type=int, default=d.val_prompts)
-    p.add_argument("--label-ratio", type=float, default=d.label_ratio)
-    p.add_argument("--steps", type=int, default=t.steps, help="GRPO steps")
-    p.add_argument("--prompts-per-step", type=int, default=t.prompts_per_step)
-    p.add_argument("--lr", type=float, default=t.lr)
-    p.add_argument("--val-every", type=int, default=t.val_every)
-    p.add_argument("--threads", type=int, default=d.threads)
+    p.add_argument("--train-prompts", type=positive_int, default=d.train_prompts)
+    p.add_argument("--val-prompts", type=positive_int, default=d.val_prompts)
+    p.add_argument("--label-ratio", type=ratio, default=d.label_ratio)
+    p.add_argument("--steps", type=positive_int, default=t.steps, help="GRPO steps")
+    p.add_argument("--prompts-per-step", type=positive_int, default=t.prompts_per_step)
+    p.add_argument("--lr", type=positive_float, default=t.lr)
+    p.add_argument("--val-every", type=non_negative_int, default=t.val_every)
+    p.add_argument("--threads", type=positive_int, default=d.threads)
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument(
         "--acquisition", default=None, help="buy labels during training: random, uncertainty, care or hybrid"
     )
-    p.add_argument("--budget", type=float, default=d.budget, help="with --acquisition: fraction of unlabelled groups")
+    p.add_argument(
+        "--budget", type=fraction, default=d.budget, help="with --acquisition: fraction of unlabelled groups"
+    )
     p.set_defaults(func=run)
 
 
@@ -42,6 +45,12 @@ def _fmt(m: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from memreward_verl.acquisition.strategies import STRATEGIES
+
+    # found before the model is fetched and the warm-up runs (minutes), not when verl starts the reward worker
+    creatable_dir(args.out, "--out")
+    if args.acquisition is not None and args.acquisition not in STRATEGIES:
+        raise ValueError(f"--acquisition: unknown strategy {args.acquisition!r}; choose from {', '.join(STRATEGIES)}")
     base = DemoConfig()
     train = dataclasses.replace(
         base.train,

@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from memreward_verl.cli_args import positive_float
+
 __all__ = ["add_parser", "run"]
 
 
@@ -24,7 +26,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--cpus", type=float, default=None, help="CPUs Ray will have (default: ray_init.num_cpus, else the node's)"
+        "--cpus",
+        type=positive_float,
+        default=None,
+        help="CPUs Ray will have (default: ray_init.num_cpus, else the node's)",
     )
     p.add_argument("--no-import-check", action="store_true", help="skip the installed-modules check")
     p.add_argument("overrides", nargs="*", help="the hydra overrides main_ppo gets")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 
+from memreward_verl.cli_args import creatable_dir, existing_file
 from memreward_verl.prepare.build import PrepareConfig, prepare
 from memreward_verl.prepare.registry import DATASETS, DOMAIN_SETS, resolve_names
 from memreward_verl.prepare.sources import SOURCES
@@ -42,9 +43,12 @@ def _per_dataset(value: str) -> int | None:
     if value.strip().lower() == "all":
         return None
     try:
-        return int(value)
+        count = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer or 'all' (got {value!r})") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all' (got {value!r})")
+    return count
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -77,13 +81,20 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="labelled fraction of each train split, in (0, 1]; repeatable or a comma list (default 0.2)",
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--gpqa-file", default=None, help="GPQA release CSV (gpqa_main.csv); GPQA is gated on the hub")
+    p.add_argument(
+        "--gpqa-file",
+        type=existing_file,
+        default=None,
+        help="GPQA release CSV (gpqa_main.csv); GPQA is gated on the hub",
+    )
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
+    # the outputs are written after every dataset is loaded and split: the folder is tried first
+    creatable_dir(args.out, "--out")
     cfg = PrepareConfig(
         datasets=tuple(resolve_names(args.datasets, args.domain)),
         out_dir=args.out,

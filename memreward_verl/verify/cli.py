@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from memreward_verl.cli_args import existing_file, positive_float, positive_int, writable_file
+from memreward_verl.files import atomic_write_json
 from memreward_verl.verify.code_verifier import CodeConfig
 from memreward_verl.verify.label import LabelConfig, label_file
 from memreward_verl.verify.sandbox import SandboxConfig, sandbox_capabilities
@@ -27,19 +28,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description="Verify every rollout of the queries that have a ground truth; queries without one keep "
         "null labels. Code runs in a sandbox (see docs/verifiers.md).",
     )
-    p.add_argument("rollouts", help="input rollout file (.jsonl or .jsonl.gz)")
+    p.add_argument("rollouts", type=existing_file, help="input rollout file (.jsonl or .jsonl.gz)")
     p.add_argument("--out", required=True, help="output rollout file")
-    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: one per CPU)")
+    p.add_argument("--jobs", type=positive_int, default=None, help="worker processes (default: one per CPU)")
     p.add_argument("--only-missing", action="store_true", help="keep existing labels; verify only null ones")
     p.add_argument("--no-status", action="store_true", help="do not record the verifier status in rollout meta")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument(
         "--code-timeout",
-        type=float,
+        type=positive_float,
         default=None,
         help="CPU-seconds limit per program (the wall-clock limit is 2.5x that, at least 10 s)",
     )
-    p.add_argument("--code-memory-mb", type=int, default=None, help="address-space limit per program (MiB)")
+    p.add_argument("--code-memory-mb", type=positive_int, default=None, help="address-space limit per program (MiB)")
     p.add_argument("--report", default=None, help="also write the run report as JSON to this path")
     p.set_defaults(func=run)
     return p
@@ -47,6 +48,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Run ``memreward label``; returns the process exit status."""
+    # both outputs are tried before any program runs (a long labelling run would be lost otherwise)
+    writable_file(args.out, "--out")
+    if args.report:
+        writable_file(args.report, "--report")
     code = None
     if args.code_timeout is not None or args.code_memory_mb is not None:
         base = SandboxConfig()
@@ -83,6 +88,5 @@ def run(args: argparse.Namespace) -> int:
         print("sandbox protections active: " + ", ".join(active))
     print(f"wrote {args.out}")
     if args.report:
-        with open(args.report, "w", encoding="utf-8") as fh:
-            json.dump(report.to_dict(), fh, indent=2)
+        atomic_write_json(args.report, report.to_dict())
     return 0

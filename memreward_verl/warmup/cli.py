@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from memreward_verl.cli_args import creatable_dir, existing_file, non_negative_float, positive_int, ratio
 from memreward_verl.config import MemRewardConfig
+from memreward_verl.files import read_json
 from memreward_verl.warmup.generate import BACKENDS
 from memreward_verl.warmup.pipeline import WarmupConfig, run_warmup
 from memreward_verl.warmup.sampling import SamplingConfig
@@ -19,25 +20,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="sample rollouts from the initial policy, verify the labelled ones, build the memory + GNN artifact",
         description="Use the SAME --n/--temperature/--top-p/--max-*-length as the RL run's rollout config.",
     )
-    p.add_argument("--train", required=True, help="verl parquet of the training prompts (memreward prepare)")
+    p.add_argument(
+        "--train", required=True, type=existing_file, help="verl parquet of the training prompts (memreward prepare)"
+    )
     who = p.add_mutually_exclusive_group(required=True)
-    who.add_argument("--labelled", help="labelled_<ratio>.json written by memreward prepare")
-    who.add_argument("--label-ratio", type=float, help="draw this fraction of the prompts as labelled (seeded)")
+    who.add_argument("--labelled", type=existing_file, help="labelled_<ratio>.json written by memreward prepare")
+    who.add_argument("--label-ratio", type=ratio, help="draw this fraction of the prompts as labelled (seeded)")
     p.add_argument("--model", required=True, help="initial policy: Hugging Face folder or hub id")
     p.add_argument("--out", required=True, help="artifact directory to write")
     p.add_argument("--backend", choices=BACKENDS, default="auto", help="auto: vLLM with a GPU, else transformers")
-    p.add_argument("--n", type=int, default=8, help="rollouts per prompt (actor_rollout_ref.rollout.n)")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument("--max-prompt-length", type=int, default=1024)
-    p.add_argument("--max-response-length", type=int, default=1024)
+    p.add_argument("--n", type=positive_int, default=8, help="rollouts per prompt (actor_rollout_ref.rollout.n)")
+    p.add_argument("--temperature", type=non_negative_float, default=1.0)
+    p.add_argument("--top-p", type=ratio, default=1.0, help="in (0, 1]")
+    p.add_argument("--max-prompt-length", type=positive_int, default=1024)
+    p.add_argument("--max-response-length", type=positive_int, default=1024)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-prompts", type=int, default=None, help="prompts per generation call")
+    p.add_argument("--batch-prompts", type=positive_int, default=None, help="prompts per generation call")
     p.add_argument("--cache-dir", default=None, help="generations + embeddings cache (default: <out>.cache)")
-    p.add_argument("--max-queries", type=int, default=None, help="only the first N prompts (quick runs)")
+    p.add_argument("--max-queries", type=positive_int, default=None, help="only the first N prompts (quick runs)")
     p.add_argument("--hidden-eval", action="store_true", help="also verify unlabelled prompts to report GNN quality")
-    p.add_argument("--verify-jobs", type=int, default=None, help="verifier processes (default: one per CPU)")
-    p.add_argument("--config", default=None, help="JSON file with a MemRewardConfig (embedder, graph, GNN, fit)")
+    p.add_argument("--verify-jobs", type=positive_int, default=None, help="verifier processes (default: one per CPU)")
+    p.add_argument(
+        "--config",
+        type=existing_file,
+        default=None,
+        help="JSON file with a MemRewardConfig (embedder, graph, GNN, fit)",
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -45,8 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     memreward = MemRewardConfig()
     if args.config:
-        with open(args.config, encoding="utf-8") as fh:
-            memreward = MemRewardConfig.from_dict(json.load(fh))
+        memreward = MemRewardConfig.from_dict(read_json(args.config, dict))
     cfg = WarmupConfig(
         train=args.train,
         out=args.out,
@@ -70,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
         memreward=memreward,
         progress=not args.no_progress,
     )
+    # the artifact is swapped in whole at the end, the cache filled from the start: both are tried before
+    # the model is loaded (an hour of generation would be lost otherwise); nothing is created here
+    creatable_dir(cfg.out, "--out", replace=True)
+    creatable_dir(cfg.cache_path, "--cache-dir" if args.cache_dir else "the cache directory (<--out>.cache)")
     result = run_warmup(cfg)
     m = result.metrics
     fit = m["fit"]
