@@ -2,8 +2,8 @@
 
 Everything a command can check from its arguments is checked before any compute (embedding, fitting,
 generation), so a typo never costs an hour of work: argparse types reject bad values with exit code 2,
-and :func:`writable_file` / :func:`creatable_dir` / :func:`writable_dir` try the output locations first
-(the first two without creating anything, so a command that stops leaves no empty folders behind).
+and :func:`writable_file` / :func:`creatable_dir` try the output locations first, without creating
+anything (a command that stops leaves no empty folders behind).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ __all__ = [
     "existing_file",
     "existing_path",
     "writable_file",
-    "writable_dir",
     "creatable_dir",
 ]
 
@@ -161,24 +160,6 @@ def existing_file(text: str) -> str:
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"{text}: is a directory, not a file")
     return text
-
-
-def writable_dir(path: str | os.PathLike, what: str = "output directory") -> Path:
-    """Create ``path`` (and parents) and prove a file can be written there, before any compute.
-
-    Raises:
-        ValueError: naming the path and why it cannot be written.
-    """
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"{what} {path}: exists and is not a directory")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as exc:
-        raise ValueError(f"{what} {path}: cannot be written ({exc.strerror or exc})") from None
-    return path
 
 
 def _nearest_existing(path: Path) -> Path:

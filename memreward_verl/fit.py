@@ -33,9 +33,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from torch import Tensor, nn
 
+from memreward_verl.anchor import fit_anchor
 from memreward_verl.config import MemRewardConfig
 from memreward_verl.decision import choose_hard_rule, single_answer
-from memreward_verl.gnn import NUM_NEIGHBOUR_FEATURES, MemRewardGNN
+from memreward_verl.evidence import query_bootstrap_gain, query_folds, significant
+from memreward_verl.gnn import MemRewardGNN
 from memreward_verl.graph import build_graph, query_label_inputs
 from memreward_verl.memory import ExperienceMemory
 from memreward_verl.metrics import binary_metrics
@@ -83,189 +85,6 @@ def split_labelled(query_labelled: np.ndarray, val_fraction: float, seed: int) -
 
 def _auc(y: np.ndarray, p: np.ndarray) -> float:
     return float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else math.nan
-
-
-def query_folds(queries: np.ndarray, folds: int, seed: int) -> list[np.ndarray]:
-    """Seeded split of query indices into ``min(folds, len(queries))`` folds of near-equal size."""
-    order = np.random.default_rng(seed).permutation(np.asarray(queries))
-    k = max(1, min(folds, len(order)))
-    return [np.sort(order[i::k]) for i in range(k)]
-
-
-# Fewer held-out queries than this are no evidence for a learned part, whatever their rollouts say.
-MIN_QUERIES = 5
-
-
-def _tie_groups(score: np.ndarray) -> np.ndarray:
-    """Rank of each score among the distinct scores (equal scores share a rank)."""
-    return np.unique(score, return_inverse=True)[1]
-
-
-def _weighted_auc(tg: np.ndarray, n_groups: int, y: np.ndarray, w: np.ndarray) -> float:
-    """AUC of scores with tie ranks ``tg`` where rollout i counts ``w[i]`` times (ties count half)."""
-    wp = np.bincount(tg, weights=w * y, minlength=n_groups)
-    wn = np.bincount(tg, weights=w * (1 - y), minlength=n_groups)
-    below = np.cumsum(wn) - wn
-    return float((wp * (below + 0.5 * wn)).sum() / (wp.sum() * wn.sum()))
-
-
-def query_bootstrap_gain(
-    p_new: np.ndarray,
-    p_old: np.ndarray,
-    y: np.ndarray,
-    q: np.ndarray,
-    n: int = 200,
-    seed: int = 0,
-    strata: np.ndarray | None = None,
-) -> tuple[float, float]:
-    """Mean and std of AUC(p_new) - AUC(p_old) over bootstrap resamples of whole queries.
-
-    Rollouts of one query are strongly correlated, so resampling QUERIES (not rollouts) gives an
-    honest spread. A resample is a weight per rollout (how often its query was drawn), so each AUC
-    is one pass over scores ranked once. With ``strata`` (e.g. the cross-validation fold of each
-    rollout) queries are resampled within each stratum and the gain is the rollout-weighted mean of
-    the per-stratum gains: predictions of different fold models are never ranked against each other
-    (their calibrations differ, which would penalise any fitted predictor against a fixed one).
-    Fewer than ``MIN_QUERIES`` queries, or fewer than 20 usable resamples (too few classes), give
-    ``(0, inf)``: no evidence of a gain.
-    """
-    y = np.asarray(y, dtype=np.float64)
-    p_new, p_old, q = np.asarray(p_new), np.asarray(p_old), np.asarray(q)
-    strata = np.zeros(len(y), dtype=np.int64) if strata is None else np.asarray(strata)
-    if len(np.unique(q)) < MIN_QUERIES:
-        return 0.0, math.inf
-    parts = []  # per stratum: (query index of each rollout, #queries, y, tie ranks new/old, sizes)
-    for s in np.unique(strata):
-        m = strata == s
-        uniq, inv = np.unique(q[m], return_inverse=True)
-        tn, to = _tie_groups(p_new[m]), _tie_groups(p_old[m])
-        parts.append((inv, len(uniq), y[m], tn, int(tn.max()) + 1, to, int(to.max()) + 1))
-    rng = np.random.default_rng(seed)
-    gains = []
-    for _ in range(n):
-        total, weight = 0.0, 0.0
-        for inv, nq, ys, tn, n_new, to, n_old in parts:
-            w = np.bincount(rng.integers(0, nq, nq), minlength=nq)[inv].astype(np.float64)
-            pos = (w * ys).sum()
-            if 0 < pos < w.sum():
-                total += w.sum() * (_weighted_auc(tn, n_new, ys, w) - _weighted_auc(to, n_old, ys, w))
-                weight += w.sum()
-        if weight > 0:
-            gains.append(total / weight)
-    return (float(np.mean(gains)), float(np.std(gains))) if len(gains) >= 20 else (0.0, math.inf)
-
-
-def significant(gain: tuple[float, float], z: float) -> bool:
-    """A bootstrapped gain ``(mean, std)`` is positive by ``z`` standard deviations."""
-    return gain[0] - z * gain[1] > 0
-
-
-def _logit_rate(y: np.ndarray) -> float:
-    rate = float(np.clip(y.mean() if len(y) else 0.5, 0.02, 0.98))
-    return math.log(rate / (1 - rate))
-
-
-def _fit_candidate(xs: np.ndarray, y: np.ndarray, cols: list[int]) -> tuple[np.ndarray, float, bool]:
-    """Logistic regression on standardised ``xs[:, cols]``: ``(weights [F], intercept, flattened)``.
-
-    Agreeing with more of the group is never taken as evidence of being wrong: a fit that gives
-    the vote share (column 0) a weight <= 0 is refitted without it, and the share keeps a tiny
-    positive weight that only breaks ties (``flattened``).
-    """
-    w = np.zeros(xs.shape[1])
-    lr = LogisticRegression(C=1.0, max_iter=1000).fit(xs[:, cols], y)
-    w[cols], intercept = lr.coef_[0], float(lr.intercept_[0])
-    if 0 not in cols or w[0] > 0:
-        return w, intercept, False
-    rest = [c for c in cols if c != 0]
-    w[:], intercept = 0.0, _logit_rate(y)
-    if rest:
-        lr = LogisticRegression(C=1.0, max_iter=1000).fit(xs[:, rest], y)
-        w[rest], intercept = lr.coef_[0], float(lr.intercept_[0])
-    w[0] = 1e-3
-    return w, intercept, True
-
-
-def _cv_folds(groups: np.ndarray, folds: int = 5) -> np.ndarray:
-    """Fold id of every row, folds made of whole queries (``groups``)."""
-    fold_of = np.zeros(len(groups), dtype=np.int64)
-    for k, test_q in enumerate(query_folds(np.unique(groups), folds, seed=0)):
-        fold_of[np.isin(groups, test_q)] = k
-    return fold_of
-
-
-def _oof_decisions(xs: np.ndarray, y: np.ndarray, fold_of: np.ndarray, cols: list[int]) -> np.ndarray:
-    """Out-of-fold decision values of one candidate; NaN where a fold could not fit (one class)."""
-    out = np.full(len(y), np.nan)
-    for k in np.unique(fold_of):
-        te = fold_of == k
-        if len(np.unique(y[~te])) < 2:
-            continue
-        w, b, _ = _fit_candidate(xs[~te], y[~te], cols)
-        out[te] = xs[te] @ w + b
-    return out
-
-
-def fit_anchor(
-    x: np.ndarray,
-    y: np.ndarray,
-    groups: np.ndarray,
-    layer: nn.Linear,
-    min_gain_z: float = 1.0,
-    candidates: tuple[str, ...] = ("share", "share_nbr", "full"),
-) -> dict[str, Any]:
-    """Fit the anchor logistic regression into ``layer`` and freeze it.
-
-    Candidates: ``share`` (the vote share alone: a monotone calibration of majority voting, same
-    ranking), ``share_nbr`` (plus the neighbour-label inputs: how hard similar labelled queries
-    were) and ``full`` (every anchor input, standardised). Each is scored by query-grouped 5-fold
-    OOF decisions; a candidate replaces ``share`` only if its OOF AUC gain over ``share``,
-    bootstrapped over queries, is positive by ``min_gain_z`` standard deviations (the largest such
-    lower bound wins). So few or skewed labels give the calibrated vote, more labels buy structure.
-    With one class only, the anchor is the constant base rate.
-
-    Returns:
-        ``{"anchor": name (+"_flat" if the share weight was flattened), "cv_auc": {name: OOF AUC},
-        "cv_gain": {name: [mean, std] of the gain over share}}``.
-    """
-    info: dict[str, Any] = {"anchor": "constant", "cv_auc": {}, "cv_gain": {}}
-    with torch.no_grad():
-        layer.weight.zero_()
-        if len(np.unique(y)) < 2:
-            layer.bias.fill_(_logit_rate(y))
-            layer.requires_grad_(False)
-            return info
-        mean, std = x.mean(0), x.std(0)
-        std = np.where(std > 1e-8, std, 1.0)
-        xs = (x - mean) / std
-        nbr = list(range(x.shape[1] - NUM_NEIGHBOUR_FEATURES, x.shape[1]))
-        all_cols = {"share": [0], "share_nbr": [0, *nbr], "full": list(range(x.shape[1]))}
-        cols_of = {n: all_cols[n] for n in candidates}
-        name = "share" if "share" in cols_of else candidates[0]
-        if len(cols_of) > 1:
-            # The vote is the raw share (no fitting): an OOF fit of a near-constant anchor would rank by
-            # each fold's base rate, which is anti-correlated with the held-out fold's own rate.
-            fold_of = _cv_folds(groups)
-            oof = {n: _oof_decisions(xs, y, fold_of, cols) for n, cols in cols_of.items() if n != "share"}
-            oof["share"] = xs[:, 0]
-            ok = ~np.isnan(np.stack(list(oof.values()))).any(0)
-            both = ok.any() and 0 < y[ok].sum() < ok.sum()
-            info["cv_auc"] = {n: float(roc_auc_score(y[ok], d[ok])) if both else None for n, d in oof.items()}
-            best_bound = 0.0
-            for n in cols_of:
-                if n == "share" or not both:
-                    continue
-                gain = query_bootstrap_gain(oof[n][ok], oof["share"][ok], y[ok], groups[ok], strata=fold_of[ok])
-                info["cv_gain"][n] = list(gain)
-                if significant(gain, min_gain_z) and gain[0] - min_gain_z * gain[1] > best_bound:
-                    name, best_bound = n, gain[0] - min_gain_z * gain[1]
-        w, intercept, flat = _fit_candidate(xs, y, cols_of[name])
-        info["anchor"] = f"{name}_flat" if flat else name
-        # Fold the standardisation into the layer: w'x + b' == w((x - mean) / std) + b.
-        layer.weight.copy_(torch.as_tensor(w / std, dtype=torch.float32)[None])
-        layer.bias.fill_(float(intercept - (w * mean / std).sum()))
-    layer.requires_grad_(False)
-    return info
 
 
 def train_loop(
@@ -401,7 +220,10 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
         fold_of = np.concatenate([np.full(len(r.val_rollouts), k) for k, r in enumerate(runs)])
         residual_gain = query_bootstrap_gain(res, anchor, y, q, seed=cfg.fit.seed, strata=fold_of)
         keep_residual = served.best_epoch > 0 and significant(residual_gain, z)
-        final = res if keep_residual else anchor
+        # Each fold chose its own anchor; what is judged against the vote (and by the hard rules) is what is
+        # served, so without the residual every fold's anchor is refitted as fold 0's kind (a share anchor
+        # keeps the vote's ties, a richer one breaks them).
+        final = res if keep_residual else _served_anchor_oof(memory, graph, runs)
         vote_gain = query_bootstrap_gain(final, vote, y, q, seed=cfg.fit.seed, strata=fold_of)
         fallback = not significant(vote_gain, z)
         metrics.update(
@@ -475,6 +297,25 @@ def _fold_gain(memory: ExperienceMemory, run: _FoldRun, seed: int) -> tuple[floa
     y = memory.labels[run.val_rollouts].astype(np.int64)
     q = memory.groups.rollout_query[run.val_rollouts]
     return query_bootstrap_gain(run.logits[run.best_epoch], run.logits[0], y, q, seed=seed)
+
+
+def _served_anchor_oof(memory: ExperienceMemory, graph, runs: list[_FoldRun]) -> np.ndarray:
+    """Out-of-fold anchor logits with every fold's anchor of the served (fold 0's) candidate kind."""
+    served = runs[0].anchor.get("anchor", "constant").removesuffix("_flat")
+    g, labels = memory.groups, memory.labels
+    out = []
+    for r in runs:
+        if r.anchor.get("anchor", "constant").removesuffix("_flat") == served or served == "constant":
+            out.append(r.logits[0])
+            continue
+        x = MemRewardGNN.anchor_x(graph, _label_inputs(memory, r.train_q)).numpy()
+        train_ids = np.flatnonzero(np.isin(g.rollout_query, r.train_q) & (labels >= 0))
+        layer = nn.Linear(x.shape[1], 1)
+        fit_anchor(x[train_ids], labels[train_ids].astype(np.int64), g.rollout_query[train_ids], layer,
+                   candidates=(served,))  # fmt: skip
+        with torch.no_grad():
+            out.append(layer(torch.as_tensor(x[r.val_rollouts], dtype=torch.float32)).squeeze(-1).numpy())
+    return np.concatenate(out)
 
 
 def _calibrated_vote_oof(memory: ExperienceMemory, runs: list[_FoldRun]) -> np.ndarray:

@@ -213,3 +213,30 @@ def test_artifact_round_trip_same_predictions_and_errors(arith_groups, tmp_path,
     (tmp_path / "art" / "model.pt").unlink()
     with pytest.raises(ArtifactError, match="missing model.pt"):
         load_artifact(tmp_path / "art")
+
+
+def test_rule_choice_scores_every_fold_with_the_served_anchor_kind(arith_groups):
+    """Folds may choose different anchors; the hard rule is judged on what is served, so a fold whose anchor
+    is of another kind is refitted as fold 0's: a served share anchor keeps the vote's ties out of fold too."""
+    from memreward_verl.config import MemRewardConfig
+    from memreward_verl.fit import _fit_fold, _served_anchor_oof, query_folds
+
+    cfg = MemRewardConfig()
+    mem = ExperienceMemory(arith_groups, arith_groups.query_ids[:LABELLED])
+    graph = build_graph(mem.groups, mem.labels, cfg.graph)
+    folds = query_folds(np.arange(LABELLED), 2, seed=0)
+    runs = [
+        _fit_fold(mem, graph, cfg, "gatv2", folds[1 - k], folds[k], seed=k, train_gnn=False) for k in range(2)
+    ]
+    runs[0].anchor["anchor"], runs[1].anchor["anchor"] = "share", "full"
+    out = _served_anchor_oof(mem, graph, runs)
+    n0 = len(runs[0].val_rollouts)
+    assert np.array_equal(out[:n0], runs[0].logits[0])  # fold 0 already is the served kind
+    share = mem.groups.feats[runs[1].val_rollouts, 0]
+    refit = out[n0:]
+    order = np.argsort(share, kind="stable")
+    assert np.all(np.diff(refit[order]) >= -1e-6)  # monotone in the share: the vote's ranking and ties
+    for s in np.unique(share):
+        assert np.ptp(refit[share == s]) < 1e-6
+    runs[1].anchor["anchor"] = "share"  # the same kind: its own held-out logits, not a refit
+    assert np.array_equal(_served_anchor_oof(mem, graph, runs)[n0:], runs[1].logits[0])

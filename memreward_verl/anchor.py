@@ -1,0 +1,129 @@
+"""The anchor of the GNN: a logistic regression on group features, chosen by query-grouped cross-validation.
+
+The anchor is the model's calibrated vote; a richer candidate replaces the vote share only where
+out-of-fold evidence (:mod:`memreward_verl.evidence`) says it ranks better.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from torch import nn
+
+from memreward_verl.evidence import query_bootstrap_gain, query_folds, significant
+from memreward_verl.gnn import NUM_NEIGHBOUR_FEATURES
+
+__all__ = ["fit_anchor"]
+
+
+def _logit_rate(y: np.ndarray) -> float:
+    rate = float(np.clip(y.mean() if len(y) else 0.5, 0.02, 0.98))
+    return math.log(rate / (1 - rate))
+
+
+def _fit_candidate(xs: np.ndarray, y: np.ndarray, cols: list[int]) -> tuple[np.ndarray, float, bool]:
+    """Logistic regression on standardised ``xs[:, cols]``: ``(weights [F], intercept, flattened)``.
+
+    Agreeing with more of the group is never taken as evidence of being wrong: a fit that gives
+    the vote share (column 0) a weight <= 0 is refitted without it, and the share keeps a tiny
+    positive weight that only breaks ties (``flattened``).
+    """
+    w = np.zeros(xs.shape[1])
+    lr = LogisticRegression(C=1.0, max_iter=1000).fit(xs[:, cols], y)
+    w[cols], intercept = lr.coef_[0], float(lr.intercept_[0])
+    if 0 not in cols or w[0] > 0:
+        return w, intercept, False
+    rest = [c for c in cols if c != 0]
+    w[:], intercept = 0.0, _logit_rate(y)
+    if rest:
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit(xs[:, rest], y)
+        w[rest], intercept = lr.coef_[0], float(lr.intercept_[0])
+    w[0] = 1e-3
+    return w, intercept, True
+
+
+def _cv_folds(groups: np.ndarray, folds: int = 5) -> np.ndarray:
+    """Fold id of every row, folds made of whole queries (``groups``)."""
+    fold_of = np.zeros(len(groups), dtype=np.int64)
+    for k, test_q in enumerate(query_folds(np.unique(groups), folds, seed=0)):
+        fold_of[np.isin(groups, test_q)] = k
+    return fold_of
+
+
+def _oof_decisions(xs: np.ndarray, y: np.ndarray, fold_of: np.ndarray, cols: list[int]) -> np.ndarray:
+    """Out-of-fold decision values of one candidate; NaN where a fold could not fit (one class)."""
+    out = np.full(len(y), np.nan)
+    for k in np.unique(fold_of):
+        te = fold_of == k
+        if len(np.unique(y[~te])) < 2:
+            continue
+        w, b, _ = _fit_candidate(xs[~te], y[~te], cols)
+        out[te] = xs[te] @ w + b
+    return out
+
+
+def fit_anchor(
+    x: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    layer: nn.Linear,
+    min_gain_z: float = 1.0,
+    candidates: tuple[str, ...] = ("share", "share_nbr", "full"),
+) -> dict[str, Any]:
+    """Fit the anchor logistic regression into ``layer`` and freeze it.
+
+    Candidates: ``share`` (the vote share alone: a monotone calibration of majority voting, same
+    ranking), ``share_nbr`` (plus the neighbour-label inputs: how hard similar labelled queries
+    were) and ``full`` (every anchor input, standardised). Each is scored by query-grouped 5-fold
+    OOF decisions; a candidate replaces ``share`` only if its OOF AUC gain over ``share``,
+    bootstrapped over queries, is positive by ``min_gain_z`` standard deviations (the largest such
+    lower bound wins). So few or skewed labels give the calibrated vote, more labels buy structure.
+    With one class only, the anchor is the constant base rate.
+
+    Returns:
+        ``{"anchor": name (+"_flat" if the share weight was flattened), "cv_auc": {name: OOF AUC},
+        "cv_gain": {name: [mean, std] of the gain over share}}``.
+    """
+    info: dict[str, Any] = {"anchor": "constant", "cv_auc": {}, "cv_gain": {}}
+    with torch.no_grad():
+        layer.weight.zero_()
+        if len(np.unique(y)) < 2:
+            layer.bias.fill_(_logit_rate(y))
+            layer.requires_grad_(False)
+            return info
+        mean, std = x.mean(0), x.std(0)
+        std = np.where(std > 1e-8, std, 1.0)
+        xs = (x - mean) / std
+        nbr = list(range(x.shape[1] - NUM_NEIGHBOUR_FEATURES, x.shape[1]))
+        all_cols = {"share": [0], "share_nbr": [0, *nbr], "full": list(range(x.shape[1]))}
+        cols_of = {n: all_cols[n] for n in candidates}
+        name = "share" if "share" in cols_of else candidates[0]
+        if len(cols_of) > 1:
+            # The vote is the raw share (no fitting): an OOF fit of a near-constant anchor would rank by
+            # each fold's base rate, which is anti-correlated with the held-out fold's own rate.
+            fold_of = _cv_folds(groups)
+            oof = {n: _oof_decisions(xs, y, fold_of, cols) for n, cols in cols_of.items() if n != "share"}
+            oof["share"] = xs[:, 0]
+            ok = ~np.isnan(np.stack(list(oof.values()))).any(0)
+            both = ok.any() and 0 < y[ok].sum() < ok.sum()
+            info["cv_auc"] = {n: float(roc_auc_score(y[ok], d[ok])) if both else None for n, d in oof.items()}
+            best_bound = 0.0
+            for n in cols_of:
+                if n == "share" or not both:
+                    continue
+                gain = query_bootstrap_gain(oof[n][ok], oof["share"][ok], y[ok], groups[ok], strata=fold_of[ok])
+                info["cv_gain"][n] = list(gain)
+                if significant(gain, min_gain_z) and gain[0] - min_gain_z * gain[1] > best_bound:
+                    name, best_bound = n, gain[0] - min_gain_z * gain[1]
+        w, intercept, flat = _fit_candidate(xs, y, cols_of[name])
+        info["anchor"] = f"{name}_flat" if flat else name
+        # Fold the standardisation into the layer: w'x + b' == w((x - mean) / std) + b.
+        layer.weight.copy_(torch.as_tensor(w / std, dtype=torch.float32)[None])
+        layer.bias.fill_(float(intercept - (w * mean / std).sum()))
+    layer.requires_grad_(False)
+    return info
