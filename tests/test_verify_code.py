@@ -244,3 +244,23 @@ def test_routing_for_code_sources():
     for name in ("openai_humaneval", "humanevalplus", "mbpp", "mbppplus", "openai/openai_humaneval", "apps"):
         assert resolve(name).domain == "code"
     assert resolve("my_private_code_set", ability="code").domain == "code"
+
+
+def test_a_starved_program_is_run_again_with_more_wall_time_before_it_counts_as_a_timeout():
+    """A run that times out having barely used the CPU (here it sleeps, as a program starved by a busy
+    trainer would wait) gets a longer wall limit instead of a silent 0; a busy loop is still a timeout."""
+    gt = json.dumps({"asserts": ["assert f(1) == 2"]})
+    slow = "import time\n\ndef f(x):\n    time.sleep(1.5)\n    return x + 1\n"
+    tight = SandboxConfig(wall_time_s=1.0, cpu_time_s=4)
+    patient = CodeVerifier(CodeConfig(sandbox=tight, busy_retries=1, busy_wall_factor=3.0))
+    assert patient.verify(slow, gt).correct
+    strict = CodeVerifier(CodeConfig(sandbox=tight, busy_retries=0))
+    assert strict.verify(slow, gt).status is Status.TIMEOUT
+    forever = "import time\n\ndef f(x):\n    time.sleep(60)\n    return x + 1\n"
+    res = patient.verify(forever, gt)
+    assert res.status is Status.TIMEOUT and "3.0s wall" in res.reason  # the rerun's limit stopped it
+    busy = CodeVerifier(CodeConfig(sandbox=SandboxConfig(wall_time_s=10.0, cpu_time_s=1), busy_retries=1))
+    res = busy.verify("def f(x):\n    while True:\n        pass\n", gt)
+    assert res.status is Status.TIMEOUT and float(res.reason.split("wall / ")[1].split("s")[0]) >= 0.9
+    with pytest.raises(ValueError, match="busy_wall_factor"):
+        CodeConfig(busy_wall_factor=1.0)

@@ -15,6 +15,7 @@ A response scores 1 only if every test passes and the program ran to its end.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import logging
 import re
@@ -55,10 +56,24 @@ class CodeConfig:
     Attributes:
         sandbox: limits for each program run (one run per stdin test in stdin mode).
         max_code_chars: longer extracted programs are not run (scored as ``no_answer``).
+        busy_retries: a run that timed out having used the CPU for under half of its wall time (a
+            busy machine starved it, or it slept; see :func:`starved`) is run again this many times, each with
+            ``busy_wall_factor`` times the wall limit, before it counts as a timeout: a correct
+            program never scores 0 because the trainer beside it was busy. A busy loop hits the
+            CPU limit and is a timeout at once.
+        busy_wall_factor: how much longer each such rerun may take (> 1).
     """
 
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     max_code_chars: int = 200_000
+    busy_retries: int = 1
+    busy_wall_factor: float = 3.0
+
+    def __post_init__(self) -> None:
+        if self.busy_retries < 0:
+            raise ValueError(f"CodeConfig.busy_retries must be >= 0 (got {self.busy_retries!r})")
+        if not self.busy_wall_factor > 1.0:
+            raise ValueError(f"CodeConfig.busy_wall_factor must be > 1 (got {self.busy_wall_factor!r})")
 
 
 @dataclass(frozen=True)
@@ -330,6 +345,12 @@ def _last_line(text: str) -> str:
     return lines[-1].strip()[:300] if lines else ""
 
 
+def starved(result: SandboxResult) -> bool:
+    """Timed out having used the CPU for under half of its wall time: a busy machine starved it (or it
+    slept). A busy loop uses the CPU all along and is stopped by its CPU limit."""
+    return result.timed_out and not result.error and result.cpu_s < 0.5 * result.wall_s
+
+
 def classify(result: SandboxResult) -> tuple[Status, str | None]:
     """Map a sandbox result to a verification status and a one-line reason."""
     if result.error:
@@ -377,14 +398,14 @@ class CodeVerifier(Verifier):
                 Status.NO_ANSWER, reason=f"program longer than {self.config.max_code_chars} chars"
             )
         if tests.test or tests.asserts or tests.fn_name:
-            status, reason = classify(run_python(build_program(code, tests, extra_info), config=self.config.sandbox))
+            status, reason = classify(self._run(build_program(code, tests, extra_info)))
             if status is not Status.CORRECT:
                 return VerifyResult.wrong(status, code, reason)
         if tests.stdin_mode:
             program = (tests.setup + "\n" if tests.setup else "") + code
             for i, (given, expected) in enumerate(zip(tests.inputs, tests.outputs)):
                 stdin = "\n".join(map(str, given)) if isinstance(given, list) else str(given)
-                result = run_python(program, stdin=stdin, config=self.config.sandbox)
+                result = self._run(program, stdin)
                 if result.exit_code == 0 and not result.signal and not result.timed_out and not result.output_limited:
                     if _same_stdout(result.stdout, expected):
                         continue
@@ -392,6 +413,21 @@ class CodeVerifier(Verifier):
                 status, reason = classify(result)
                 return VerifyResult.wrong(status, code, f"stdin case {i}: {reason}")
         return VerifyResult.right(code)
+
+    def _run(self, program: str, stdin: str = "") -> SandboxResult:
+        """One sandboxed run; a starved run (see :func:`starved`) is retried with a longer wall limit."""
+        cfg = self.config.sandbox
+        result = run_python(program, stdin=stdin, config=cfg)
+        for _ in range(self.config.busy_retries):
+            if not starved(result):
+                break
+            cfg = dataclasses.replace(cfg, wall_time_s=cfg.wall_time_s * self.config.busy_wall_factor)
+            logger.warning(
+                "program stopped by the wall clock after %.1fs with only %.1fs CPU (busy machine?); "
+                "running it again with a %.0fs wall limit", result.wall_s, result.cpu_s, cfg.wall_time_s,
+            )  # fmt: skip
+            result = run_python(program, stdin=stdin, config=cfg)
+        return result
 
     def __repr__(self) -> str:
         return f"CodeVerifier({self.config})"
