@@ -18,7 +18,12 @@ from torch import nn
 from memreward_verl.evidence import query_bootstrap_gain, query_folds, significant
 from memreward_verl.gnn import NUM_NEIGHBOUR_FEATURES
 
-__all__ = ["fit_anchor"]
+__all__ = ["fit_anchor", "ANCHORS", "RICH_ANCHORS"]
+
+# Anchor candidates: the vote share alone (a monotone calibration of the vote: its ranking and ties), plus
+# the neighbour-label inputs, or every anchor input.
+ANCHORS = ("share", "share_nbr", "full")
+RICH_ANCHORS = ANCHORS[1:]
 
 
 def _logit_rate(y: np.ndarray) -> float:
@@ -73,7 +78,7 @@ def fit_anchor(
     groups: np.ndarray,
     layer: nn.Linear,
     min_gain_z: float = 1.0,
-    candidates: tuple[str, ...] = ("share", "share_nbr", "full"),
+    candidates: tuple[str, ...] = ANCHORS,
 ) -> dict[str, Any]:
     """Fit the anchor logistic regression into ``layer`` and freeze it.
 

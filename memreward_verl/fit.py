@@ -13,7 +13,10 @@ queries it never saw, or the model is the calibrated majority vote. Protocol:
 - early stopping per fold restores the best weights; to judge the GNN residual without the
   optimism of that choice, each fold's OOF predictions are read at the best epoch of ANOTHER fold;
 - the residual is kept only if its OOF AUC gain over the anchor is significant (same rule), and
-  the whole model only if its OOF gain over the vote is; otherwise the calibrated vote is served.
+  the whole model only if its OOF gain over the vote is; otherwise the calibrated vote is served;
+- without the residual the anchor alone is served, of the kind most folds' inner CVs chose (one
+  fold's choice rests on a few queries), and it is judged with every fold's anchor of that kind
+  (refitted where a fold chose another): what is judged is what is served.
 The served model is fold 0's (its held-out queries are ``FitResult.val_queries``).
 """
 
@@ -33,7 +36,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from torch import Tensor, nn
 
-from memreward_verl.anchor import fit_anchor
+from memreward_verl.anchor import ANCHORS, fit_anchor
 from memreward_verl.config import MemRewardConfig
 from memreward_verl.decision import choose_hard_rule, single_answer
 from memreward_verl.evidence import query_bootstrap_gain, query_folds, significant
@@ -220,14 +223,16 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
         fold_of = np.concatenate([np.full(len(r.val_rollouts), k) for k, r in enumerate(runs)])
         residual_gain = query_bootstrap_gain(res, anchor, y, q, seed=cfg.fit.seed, strata=fold_of)
         keep_residual = served.best_epoch > 0 and significant(residual_gain, z)
-        # Each fold chose its own anchor; what is judged against the vote (and by the hard rules) is what is
-        # served, so without the residual every fold's anchor is refitted as fold 0's kind (a share anchor
-        # keeps the vote's ties, a richer one breaks them).
-        final = res if keep_residual else _served_anchor_oof(memory, graph, runs)
+        # Without the residual the anchor alone is served. Each fold chose its kind by an inner CV on its own
+        # training queries; the served kind is the one most folds chose, judged with every fold's anchor of
+        # that kind (refitted where a fold chose another): what is judged is what is served.
+        kind = _majority_kind(runs)
+        final = res if keep_residual else _anchor_oof(memory, graph, runs, kind)
         vote_gain = query_bootstrap_gain(final, vote, y, q, seed=cfg.fit.seed, strata=fold_of)
         fallback = not significant(vote_gain, z)
         metrics.update(
             oof_auc={"vote": _auc(y, vote), "anchor": _auc(y, anchor), "anchor_residual": _auc(y, res)},
+            fold_anchors=[r.anchor.get("anchor", "constant") for r in runs],
             residual_gain=list(residual_gain),
             gain_over_vote=list(vote_gain),
             residual_kept=bool(keep_residual and not fallback),
@@ -243,14 +248,11 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
             with torch.no_grad():
                 served.model.head[-1].weight.zero_()
                 served.model.head[-1].bias.zero_()
-        if fallback and served.anchor["anchor"] != "share":
-            x = MemRewardGNN.anchor_x(graph, _label_inputs(memory, served.train_q)).numpy()
-            train_ids = np.flatnonzero(np.isin(rq, served.train_q) & (memory.labels >= 0))
-            served.anchor = fit_anchor(
-                x[train_ids], memory.labels[train_ids].astype(np.int64), rq[train_ids], served.model.anchor,
-                candidates=("share",),
-            )  # fmt: skip
-            metrics.update(served.anchor)
+        kind = "share" if fallback else None if keep_residual else kind
+        if kind is not None and _kind(served) != kind:
+            x = _fold_anchor_x(memory, graph, served)
+            served.anchor = _refit_anchor(memory, x, served, kind, served.model.anchor)
+            metrics["anchor"] = served.anchor["anchor"]  # cv_auc/cv_gain stay fold 0's inner choice
     else:  # one fold (or no anchor to fall back on): fold 0's early stopping decides
         metrics.update(residual_kept=served.best_epoch > 0, fallback_to_vote=False, hard_rule="threshold")
     # Fold 0's held-out metrics at the served weights.
@@ -299,20 +301,42 @@ def _fold_gain(memory: ExperienceMemory, run: _FoldRun, seed: int) -> tuple[floa
     return query_bootstrap_gain(run.logits[run.best_epoch], run.logits[0], y, q, seed=seed)
 
 
-def _served_anchor_oof(memory: ExperienceMemory, graph, runs: list[_FoldRun]) -> np.ndarray:
-    """Out-of-fold anchor logits with every fold's anchor of the served (fold 0's) candidate kind."""
-    served = runs[0].anchor.get("anchor", "constant").removesuffix("_flat")
-    g, labels = memory.groups, memory.labels
+def _kind(run: _FoldRun) -> str:
+    """The candidate kind of a fold's anchor (``share``, ``share_nbr``, ``full`` or ``constant``)."""
+    return run.anchor.get("anchor", "constant").removesuffix("_flat")
+
+
+def _fold_anchor_x(memory: ExperienceMemory, graph, run: _FoldRun) -> np.ndarray:
+    """Anchor inputs of every rollout with only the fold's training queries' labels known."""
+    return MemRewardGNN.anchor_x(graph, _label_inputs(memory, run.train_q)).numpy()
+
+
+def _majority_kind(runs: list[_FoldRun]) -> str:
+    """The anchor kind most folds chose (``constant`` counts as ``share``); a tie goes to fold 0's kind if it
+    is tied, else to the simpler kind."""
+    kinds = [k if k in ANCHORS else "share" for k in map(_kind, runs)]
+    top = max(map(kinds.count, ANCHORS))
+    tied = [k for k in ANCHORS if kinds.count(k) == top]
+    return kinds[0] if kinds[0] in tied else tied[0]
+
+
+def _refit_anchor(memory: ExperienceMemory, x: np.ndarray, run: _FoldRun, kind: str, layer: nn.Linear) -> dict:
+    """Fit an anchor of ``kind`` on the fold's training queries (``x``: :func:`_fold_anchor_x`) into ``layer``."""
+    rq, labels = memory.groups.rollout_query, memory.labels
+    train_ids = np.flatnonzero(np.isin(rq, run.train_q) & (labels >= 0))
+    return fit_anchor(x[train_ids], labels[train_ids].astype(np.int64), rq[train_ids], layer, candidates=(kind,))
+
+
+def _anchor_oof(memory: ExperienceMemory, graph, runs: list[_FoldRun], kind: str) -> np.ndarray:
+    """Out-of-fold anchor logits with every fold's anchor of ``kind`` (refitted where the fold chose another)."""
     out = []
     for r in runs:
-        if r.anchor.get("anchor", "constant").removesuffix("_flat") == served or served == "constant":
+        if _kind(r) == kind:
             out.append(r.logits[0])
             continue
-        x = MemRewardGNN.anchor_x(graph, _label_inputs(memory, r.train_q)).numpy()
-        train_ids = np.flatnonzero(np.isin(g.rollout_query, r.train_q) & (labels >= 0))
+        x = _fold_anchor_x(memory, graph, r)
         layer = nn.Linear(x.shape[1], 1)
-        fit_anchor(x[train_ids], labels[train_ids].astype(np.int64), g.rollout_query[train_ids], layer,
-                   candidates=(served,))  # fmt: skip
+        _refit_anchor(memory, x, r, kind, layer)
         with torch.no_grad():
             out.append(layer(torch.as_tensor(x[r.val_rollouts], dtype=torch.float32)).squeeze(-1).numpy())
     return np.concatenate(out)

@@ -67,6 +67,9 @@ def test_fit_reports_its_out_of_fold_choice(trained):
         assert not result.model.head[-1].weight.any() and m["best_epoch"] == 0
     if m["fallback_to_vote"]:
         assert m["anchor"].removesuffix("_flat") == "share" and not m["residual_kept"]
+    elif not m["residual_kept"]:  # the anchor alone: of the kind most folds chose
+        kinds = [a.removesuffix("_flat") for a in m["fold_anchors"]]
+        assert kinds.count(m["anchor"].removesuffix("_flat")) == max(map(kinds.count, kinds))
     # the hard rule for hard_rule=auto: threshold unless another rule's out-of-fold CAG is lower
     assert m["hard_rule"] in m["oof_cag"]
     assert m["hard_rule"] == "threshold" or m["oof_cag"][m["hard_rule"]] < m["oof_cag"]["threshold"]
@@ -215,21 +218,20 @@ def test_artifact_round_trip_same_predictions_and_errors(arith_groups, tmp_path,
         load_artifact(tmp_path / "art")
 
 
-def test_rule_choice_scores_every_fold_with_the_served_anchor_kind(arith_groups):
-    """Folds may choose different anchors; the hard rule is judged on what is served, so a fold whose anchor
-    is of another kind is refitted as fold 0's: a served share anchor keeps the vote's ties out of fold too."""
+def test_out_of_fold_anchors_of_one_kind(arith_groups):
+    """Folds may choose different anchors; what is served is judged (against the vote, by the hard rules) with
+    every fold's anchor of the served kind: a fold of another kind is refitted, so a share anchor keeps the
+    vote's ranking and ties out of fold too."""
     from memreward_verl.config import MemRewardConfig
-    from memreward_verl.fit import _fit_fold, _served_anchor_oof, query_folds
+    from memreward_verl.fit import _anchor_oof, _fit_fold, query_folds
 
     cfg = MemRewardConfig()
     mem = ExperienceMemory(arith_groups, arith_groups.query_ids[:LABELLED])
     graph = build_graph(mem.groups, mem.labels, cfg.graph)
     folds = query_folds(np.arange(LABELLED), 2, seed=0)
-    runs = [
-        _fit_fold(mem, graph, cfg, "gatv2", folds[1 - k], folds[k], seed=k, train_gnn=False) for k in range(2)
-    ]
+    runs = [_fit_fold(mem, graph, cfg, "gatv2", folds[1 - k], folds[k], seed=k, train_gnn=False) for k in range(2)]
     runs[0].anchor["anchor"], runs[1].anchor["anchor"] = "share", "full"
-    out = _served_anchor_oof(mem, graph, runs)
+    out = _anchor_oof(mem, graph, runs, "share")
     n0 = len(runs[0].val_rollouts)
     assert np.array_equal(out[:n0], runs[0].logits[0])  # fold 0 already is the served kind
     share = mem.groups.feats[runs[1].val_rollouts, 0]
@@ -238,5 +240,5 @@ def test_rule_choice_scores_every_fold_with_the_served_anchor_kind(arith_groups)
     assert np.all(np.diff(refit[order]) >= -1e-6)  # monotone in the share: the vote's ranking and ties
     for s in np.unique(share):
         assert np.ptp(refit[share == s]) < 1e-6
-    runs[1].anchor["anchor"] = "share"  # the same kind: its own held-out logits, not a refit
-    assert np.array_equal(_served_anchor_oof(mem, graph, runs)[n0:], runs[1].logits[0])
+    runs[1].anchor["anchor"] = "share_flat"  # the same kind: its own held-out logits, not a refit
+    assert np.array_equal(_anchor_oof(mem, graph, runs, "share")[n0:], runs[1].logits[0])
