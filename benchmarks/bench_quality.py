@@ -60,6 +60,11 @@ def _fmt(vals: list[float | None], best: bool) -> str:
     return f"**{text}**" if best else text
 
 
+def _mean(vals: list[float | None]) -> float:
+    arr = np.array([np.nan if v is None else v for v in vals], dtype=float)
+    return float(np.nanmean(arr)) if len(arr) and not np.isnan(arr).all() else np.nan
+
+
 def _served(run: dict) -> str:
     fit = run.get("memreward_fit") or {}
     if not fit:
@@ -81,8 +86,8 @@ def table(results: dict, methods: list[str]) -> str:
     head += " | " + " | ".join(f"memreward CAG {r}" for r in rules) + " | memreward served |"
     lines = [head, "|" + "---|" * (3 + len(metrics) * len(methods) + len(rules))]
 
-    def vals(runs: list, m: str, key: str) -> list:
-        return [r["methods"][m].get(key) for r in runs]
+    def vals(runs: list, m: str, key: str) -> list:  # a method a merged set was not run with: n/a
+        return [r["methods"].get(m, {}).get(key) for r in runs]
 
     for name, res in results.items():
         runs = res["runs"]
@@ -90,7 +95,7 @@ def table(results: dict, methods: list[str]) -> str:
         cells = []
         for key, _, pick in metrics:
             per = {m: vals(runs, m, key) for m in methods}
-            means = {m: np.nanmean([np.nan if v is None else v for v in per[m]] or [np.nan]) for m in methods}
+            means = {m: _mean(per[m]) for m in methods}
             best = pick([v for v in means.values() if not np.isnan(v)], default=np.nan)
             cells += [_fmt(per[m], means[m] == best) for m in methods]
         if "memreward" in methods:
