@@ -44,22 +44,27 @@ def ratio(text: str) -> float:
     return value
 
 
-def ratio_list(text: str) -> list[float]:
-    """Comma-separated, distinct label ratios in (0, 1]; an empty list is an error, not a default."""
+def _distinct_list(text: str, item: Callable[[str], float], what: str) -> list[float]:
+    """Comma-separated, distinct ``item`` values; an empty list or an empty item is an error, not a default."""
     parts = [p.strip() for p in text.split(",")]
     if not any(parts):
-        raise argparse.ArgumentTypeError(f"must list at least one ratio in (0, 1], such as 0.1,0.2 (got {text!r})")
+        raise argparse.ArgumentTypeError(f"must list at least one {what}, such as 0.1,0.2 (got {text!r})")
     if not all(parts):
         raise argparse.ArgumentTypeError(f"has an empty item (got {text!r})")
     values = []
     for part in parts:
         try:
-            values.append(ratio(part))
+            values.append(item(part))
         except argparse.ArgumentTypeError as exc:
             raise argparse.ArgumentTypeError(f"item {part!r} {exc} in {text!r}") from None
     if len(set(values)) != len(values):
-        raise argparse.ArgumentTypeError(f"lists a ratio twice (got {text!r})")
+        raise argparse.ArgumentTypeError(f"lists a {what} twice (got {text!r})")
     return values
+
+
+def ratio_list(text: str) -> list[float]:
+    """Comma-separated, distinct label ratios in (0, 1]."""
+    return _distinct_list(text, ratio, "ratio")
 
 
 def fraction(text: str) -> float:
@@ -74,21 +79,8 @@ def fraction(text: str) -> float:
 
 
 def fraction_list(text: str) -> tuple[float, ...]:
-    """Comma-separated, distinct shares in [0, 1]; an empty list is an error, not a default."""
-    parts = [p.strip() for p in text.split(",")]
-    if not all(parts):
-        raise argparse.ArgumentTypeError(
-            f"must list numbers in [0, 1] without empty items, such as 0.1,0.2 (got {text!r})"
-        )
-    values = []
-    for part in parts:
-        try:
-            values.append(fraction(part))
-        except argparse.ArgumentTypeError as exc:
-            raise argparse.ArgumentTypeError(f"item {part!r} {exc} in {text!r}") from None
-    if len(set(values)) != len(values):
-        raise argparse.ArgumentTypeError(f"lists a value twice (got {text!r})")
-    return tuple(values)
+    """Comma-separated, distinct shares in [0, 1]."""
+    return tuple(_distinct_list(text, fraction, "number"))
 
 
 def int_at_least(minimum: int) -> Callable[[str], int]:

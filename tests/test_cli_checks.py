@@ -109,7 +109,7 @@ CASES = [
     ([*ACQ, "--out", "{dir}"], "run", "--out {dir}: is a directory"),
     ([*ACQ_OUT, "--plot", "{dir}"], "run", "--plot {dir}: is a directory"),
     ([*ACQ_OUT, "--cache-dir", "{file}"], "run", "--cache-dir {file}: " + NOT_DIR),
-    ([*ACQ_OUT, "--budgets", "0.1,,0.3"], "parse", "--budgets: must list numbers in [0, 1]"),
+    ([*ACQ_OUT, "--budgets", "0.1,,0.3"], "parse", "--budgets: has an empty item"),
     ([*ACQ_OUT, "--seeds", "0,x"], "parse", "--seeds: must be comma-separated integers"),
     ([*ACQ_OUT, "--fit-seeds", ""], "parse", "--fit-seeds: must list integers"),
     # prepare: an optional GPQA file in, one output folder
