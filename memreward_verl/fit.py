@@ -248,10 +248,11 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
             with torch.no_grad():
                 served.model.head[-1].weight.zero_()
                 served.model.head[-1].bias.zero_()
-        kind = "share" if fallback else None if keep_residual else kind
-        if kind is not None and _kind(served) != kind:
+        # The served anchor: the vote share on a fallback, the majority kind when the anchor alone is served.
+        serve_kind = "share" if fallback else None if keep_residual else kind
+        if serve_kind is not None and _kind(served) != serve_kind:
             x = _fold_anchor_x(memory, graph, served)
-            served.anchor = _refit_anchor(memory, x, served, kind, served.model.anchor)
+            served.anchor = _refit_anchor(memory, x, served, serve_kind, served.model.anchor)
             metrics["anchor"] = served.anchor["anchor"]  # cv_auc/cv_gain stay fold 0's inner choice
     else:  # one fold (or no anchor to fall back on): fold 0's early stopping decides
         metrics.update(residual_kept=served.best_epoch > 0, fallback_to_vote=False, hard_rule="threshold")
