@@ -177,11 +177,11 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
 
     Returns:
         :class:`FitResult` whose ``metrics`` hold the OOF AUCs of the vote, the anchor and the
-        anchor + residual (``oof_auc``), the kept choice (``residual_kept``, ``fallback_to_vote``),
+        anchor + residual (``oof_auc``), each fold's anchor kind (``fold_anchors``; the served
+        ``anchor`` is the majority kind), the kept choice (``residual_kept``, ``fallback_to_vote``),
         the bootstrapped gains behind it, the hard rule for ``hard_rule=auto`` (``hard_rule``:
         ``threshold`` unless another rule's out-of-fold CAG is significantly lower, or without folds;
-        ``oof_cag`` per rule), and fold 0's
-        ``val_auc``/``best_epoch``.
+        ``oof_cag`` per rule), and fold 0's ``val_auc``/``best_epoch``.
 
     Raises:
         ValueError: with fewer than 2 labelled queries.
