@@ -71,7 +71,10 @@ def _served(run: dict) -> str:
         return "?"
     served = fit.get("anchor", "") + ("+gnn" if fit.get("residual_kept") else "")
     served = "vote" if fit.get("fallback_to_vote") else served
-    rule = {"threshold": "thr", "plurality": "plur", "expected_cag": "ecag"}.get(fit.get("hard_rule"))
+    short = {"threshold": "thr", "plurality": "plur", "expected_cag": "ecag", "constant": "const"}
+    rule = short.get(fit.get("hard_rule"))
+    if rule == "thr" and fit.get("hard_threshold", 0.5) != 0.5:
+        rule += f"@{fit['hard_threshold']:g}"
     return f"{served}/{rule}" if rule else served
 
 
@@ -82,7 +85,7 @@ def table(results: dict, methods: list[str]) -> str:
     """
     metrics = (("auc", "AUC", max), ("auc_within", "AUC-in", max), ("cag", "CAG", min))
     head = "| set | queries x rollouts | " + " | ".join(f"{m} {label}" for _, label, _ in metrics for m in methods)
-    rules = ("threshold", "plurality", "expected_cag", "auto")
+    rules = ("threshold", "plurality", "expected_cag", "constant", "auto")
     head += " | " + " | ".join(f"memreward CAG {r}" for r in rules) + " | memreward served |"
     lines = [head, "|" + "---|" * (3 + len(metrics) * len(methods) + len(rules))]
 

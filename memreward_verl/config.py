@@ -165,15 +165,21 @@ class RewardConfig:
 
     # "threshold": p >= threshold (as in the paper); "plurality": the group's answer cluster with the
     # highest mean probability; "expected_cag": per group, the hard rewards with the least expected
-    # advantage error under the probabilities; "auto": the one of these with the lowest CAG on the
-    # fit's out-of-fold predictions of labelled queries (decision.py; BENCHMARKS.md section 1).
+    # advantage error under the probabilities; "constant": 0 for every rollout (zero advantage);
+    # "auto": the one of these, or threshold at one of auto_thresholds, with the lowest CAG on the
+    # fit's out-of-fold predictions of labelled queries, if lower by more than noise than threshold
+    # at `threshold` (decision.py; BENCHMARKS.md section 1). auto applies the fit's threshold too.
     hard_rule: str = "auto"
     threshold: float = 0.5
+    auto_thresholds: tuple[float, ...] = (0.3, 0.4, 0.6, 0.7)
 
     def __post_init__(self) -> None:
-        rules = ("auto", "threshold", "plurality", "expected_cag")
+        rules = ("auto", "threshold", "plurality", "expected_cag", "constant")
         _check(self.hard_rule in rules, f"RewardConfig.hard_rule must be one of {list(rules)} (got {self.hard_rule!r})")
         _check(0.0 < self.threshold < 1.0, f"RewardConfig.threshold must be in (0, 1) (got {self.threshold})")
+        self.auto_thresholds = tuple(float(t) for t in self.auto_thresholds)
+        bad = [t for t in self.auto_thresholds if not 0.0 < t < 1.0]
+        _check(not bad, f"RewardConfig.auto_thresholds must all be in (0, 1) (got {bad})")
 
 
 @dataclass

@@ -15,10 +15,17 @@ advantage) than a coin-flip ranking: this rule does that automatically.
 get 1 (what majority voting does with its own shares; with learned probabilities the cluster may
 differ).
 
-``auto`` is not a rule here but a choice among these: the warm-up fit scores every rule by the CAG
-of its hard rewards on out-of-fold predictions of the labelled queries (:func:`choose_hard_rule`)
-and leaves ``threshold`` only for a rule whose CAG is lower by more than noise. No rule wins on
-every set (BENCHMARKS.md section 1).
+``constant``: every rollout gets 0. Equal rewards give the group zero GRPO advantage: where the
+predictor's rankings are worth less than no signal, unlabelled prompts then teach nothing rather
+than the wrong thing. A wrong ranking costs more CAG than none (a non-constant 0/1 vector scores
+``sqrt(n)`` against a group whose rollouts are all right or all wrong, and more than that against a
+mixed group unless it agrees with it better than by correlation 0.5).
+
+``auto`` is not a rule here but a choice among these, and among ``threshold`` at a few other
+thresholds (``RewardConfig.auto_thresholds``): the warm-up fit scores every candidate by the CAG of
+its hard rewards on out-of-fold predictions of the labelled queries (:func:`choose_hard_rule`) and
+leaves ``threshold`` at the configured threshold only for a candidate whose CAG is lower by more
+than noise. No rule wins on every set (BENCHMARKS.md section 1).
 """
 
 from __future__ import annotations
@@ -31,7 +38,9 @@ __all__ = [
     "hard_rewards",
     "group_expected_cag_choice",
     "choose_hard_rule",
-    "resolve_hard_rule",
+    "resolve_rule",
+    "describe_choice",
+    "threshold_key",
     "HARD_RULES",
     "AUTO_RULE",
     "SINGLE_ANSWER_DOMAINS",
@@ -39,7 +48,7 @@ __all__ = [
 ]
 
 # In order of preference on a tie (the first is the paper's rule).
-HARD_RULES = ("threshold", "plurality", "expected_cag")
+HARD_RULES = ("threshold", "plurality", "expected_cag", "constant")
 # Chosen per artifact from out-of-fold CAG (the fit records the choice as ``hard_rule``).
 AUTO_RULE = "auto"
 # Domains whose tasks have one right final answer: at most one answer cluster of a group is right.
@@ -135,6 +144,8 @@ def hard_rewards(
     prob = np.asarray(prob, dtype=np.float64)
     if rule == "threshold":
         return (prob >= threshold).astype(np.int64)
+    if rule == "constant":
+        return np.zeros(len(prob), dtype=np.int64)
     if rule not in HARD_RULES:
         raise ValueError(f"'rule' must be one of {HARD_RULES} (got {rule!r})")
     rollout_group = np.asarray(rollout_group)
@@ -154,6 +165,11 @@ def hard_rewards(
 MIN_RULE_GROUPS = 5
 
 
+def threshold_key(threshold: float) -> str:
+    """The name of ``threshold`` at a threshold other than the configured one in ``oof_cag``."""
+    return f"threshold@{threshold:g}"
+
+
 def choose_hard_rule(
     prob: np.ndarray,
     y: np.ndarray,
@@ -163,40 +179,66 @@ def choose_hard_rule(
     threshold: float = 0.5,
     seed: int = 0,
     min_gain_z: float = 1.0,
-) -> tuple[str, dict[str, float]]:
-    """The hard rule for ``auto`` and every rule's mean CAG of ``prob`` against true labels ``y``.
+    thresholds: tuple[float, ...] = (),
+) -> tuple[str, float, dict[str, float]]:
+    """The hard rule and threshold for ``auto``, and every candidate's mean CAG of ``prob`` against ``y``.
 
-    ``threshold`` stays unless another rule's CAG is lower by ``min_gain_z`` standard errors of the
-    paired per-group difference (the largest such lower bound wins), on at least
-    :data:`MIN_RULE_GROUPS` groups: on a handful of labelled queries the rules' CAGs differ by
-    noise, and a rule picked by noise is worse than the default on new prompts. ``prob`` must be
-    out-of-sample (e.g. out-of-fold predictions of labelled queries): in-sample scores are
-    over-confident.
+    Candidates: every rule of :data:`HARD_RULES` (``threshold`` at ``threshold``) and ``threshold`` at
+    each of ``thresholds`` (named by :func:`threshold_key`). ``threshold`` at ``threshold`` stays
+    unless a candidate's CAG is lower by ``min_gain_z`` standard errors of the paired per-group
+    difference (the largest such lower bound wins), on at least :data:`MIN_RULE_GROUPS` groups: on a
+    handful of labelled queries the candidates differ by noise, and one picked by noise is worse than
+    the default on new prompts. ``prob`` must be out-of-sample (e.g. out-of-fold predictions of
+    labelled queries): in-sample scores are over-confident.
+
+    Returns:
+        ``(rule, threshold, {candidate: mean CAG})``; ``threshold`` is the one to apply with ``rule``
+        (the given one unless a ``threshold@t`` candidate won).
     """
     rollout_group = np.asarray(rollout_group)
+    candidates = {rule: (rule, threshold) for rule in HARD_RULES}
+    candidates.update({threshold_key(t): ("threshold", float(t)) for t in thresholds if t != threshold})
     gaps = {
-        rule: group_cags(
-            hard_rewards(prob, rollout_group, clusters, rule, threshold, seed=seed, exclusive=exclusive), y,
-            rollout_group,
+        key: group_cags(
+            hard_rewards(prob, rollout_group, clusters, rule, t, seed=seed, exclusive=exclusive), y, rollout_group
         )
-        for rule in HARD_RULES
-    }  # fmt: skip
-    by_rule = {rule: float(g.mean()) if len(g) else float("nan") for rule, g in gaps.items()}
+        for key, (rule, t) in candidates.items()
+    }
+    by_rule = {key: float(g.mean()) if len(g) else float("nan") for key, g in gaps.items()}
     best, best_bound = "threshold", 0.0
     if len(gaps["threshold"]) >= MIN_RULE_GROUPS:
-        for rule in HARD_RULES[1:]:
-            diff = gaps["threshold"] - gaps[rule]
+        for key, g in gaps.items():
+            diff = gaps["threshold"] - g
+            if key == "threshold" or not diff.any():
+                continue
             bound = diff.mean() - min_gain_z * diff.std(ddof=1) / np.sqrt(len(diff))
             if bound > best_bound:
-                best, best_bound = rule, float(bound)
-    return best, by_rule
+                best, best_bound = key, float(bound)
+    return (*candidates[best], by_rule)
 
 
-def resolve_hard_rule(rule: str, fit_metrics: dict | None) -> str:
-    """``rule``, or for ``auto`` the fit's choice (``threshold`` where the fit made none)."""
+def resolve_rule(rule: str, threshold: float, fit_metrics: dict | None) -> tuple[str, float]:
+    """``(rule, threshold)`` as given, or for ``auto`` the fit's choice (``threshold`` at the given
+    threshold where the fit made none)."""
     if rule != AUTO_RULE:
-        return rule
-    chosen = (fit_metrics or {}).get("hard_rule", "threshold")
+        return rule, threshold
+    metrics = fit_metrics or {}
+    chosen = metrics.get("hard_rule", "threshold")
     if chosen not in HARD_RULES:
         raise ValueError(f"fit metrics name an unknown hard_rule {chosen!r}; expected one of {list(HARD_RULES)}")
-    return chosen
+    chosen_threshold = float(metrics.get("hard_threshold", threshold))
+    if not 0.0 < chosen_threshold < 1.0:
+        raise ValueError(f"fit metrics name a hard_threshold outside (0, 1): {chosen_threshold!r}")
+    return chosen, chosen_threshold
+
+
+def describe_choice(fit_metrics: dict | None) -> str:
+    """One line for the CLIs: what ``auto`` serves and the out-of-fold CAG it was chosen by."""
+    rule, threshold = resolve_rule(AUTO_RULE, 0.5, fit_metrics)
+    text = f"hard rule (auto): {rule}" + (f" at {threshold:g}" if rule == "threshold" else "")
+    oof = (fit_metrics or {}).get("oof_cag") or {}
+    if oof:
+        text += "; out-of-fold CAG " + ", ".join(f"{k} {v:.3f}" for k, v in oof.items() if v is not None)
+    if rule == "constant":
+        text += " -- no rule beat equal rewards out of fold: unlabelled prompts get zero advantage"
+    return text

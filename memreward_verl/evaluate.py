@@ -22,7 +22,7 @@ import numpy as np
 
 from memreward_verl.baselines import BASELINES
 from memreward_verl.config import MemRewardConfig
-from memreward_verl.decision import HARD_RULES, hard_rewards, resolve_hard_rule, single_answer
+from memreward_verl.decision import AUTO_RULE, HARD_RULES, hard_rewards, resolve_rule, single_answer
 from memreward_verl.embed import Embedder, load_embedder
 from memreward_verl.files import atomic_write, atomic_write_json
 from memreward_verl.fit import fit_gnn, predict_memory
@@ -141,11 +141,11 @@ def _memreward(
     g = memory.groups
     exclusive = single_answer(g.domains)[g.rollout_query]
     clusters = g.cluster_ids(cfg.graph.agreement_cosine)
+    rules = {rule: (rule, cfg.reward.threshold) for rule in HARD_RULES}
+    rules[AUTO_RULE] = resolve_rule(AUTO_RULE, cfg.reward.threshold, result.metrics)  # the fit's rule and threshold
     hard = {
-        rule: hard_rewards(
-            prob, g.rollout_query, clusters, rule=rule, threshold=cfg.reward.threshold, exclusive=exclusive
-        )
-        for rule in HARD_RULES
+        name: hard_rewards(prob, g.rollout_query, clusters, rule=rule, threshold=threshold, exclusive=exclusive)
+        for name, (rule, threshold) in rules.items()
     }
     return prob, hard, result.metrics
 
@@ -218,9 +218,8 @@ def evaluate(
         cag_by_rule = None
         if name == "memreward":
             prob, by_rule, fit_metrics = _memreward(memory, cfg)
-            hard = by_rule[resolve_hard_rule(cfg.reward.hard_rule, fit_metrics)]
+            hard = by_rule[cfg.reward.hard_rule]
             cag_by_rule = {rule: cag(h[test], true[test], rq[test]) for rule, h in by_rule.items()}
-            cag_by_rule["auto"] = cag_by_rule[resolve_hard_rule("auto", fit_metrics)]
             report["memreward_fit"] = fit_metrics
         else:
             prob, hard = BASELINES[name](memory, cfg)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from memreward_verl.cli_args import creatable_dir, existing_file, ratio, ratio_list, writable_file
 from memreward_verl.config import MemRewardConfig
+from memreward_verl.decision import describe_choice
 from memreward_verl.evaluate import ALL_METHODS, encode_cached, evaluate, evaluate_curve, strip_predictions
 from memreward_verl.files import atomic_write_json
 from memreward_verl.rollouts import read_rollouts
@@ -90,5 +91,7 @@ def run(args: argparse.Namespace) -> int:
         vals = [m[k] for k in ("auc", "auc_within", "accuracy", "f1", "brier", "cag")]
         print(f"{name:<16} " + " ".join("   nan" if v is None else f"{v:6.3f}" for v in vals))
     print("auc_in: within-group AUC (mean over groups holding both right and wrong rollouts: what GRPO ranks)")
+    if "memreward_fit" in summary:
+        print(f"memreward {describe_choice(summary['memreward_fit'])}")
     print(f"report: {out}  plots: {plots}/")
     return 0

@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 import torch
 from scipy.special import expit
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from torch import Tensor, nn
 
@@ -179,9 +178,10 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
         :class:`FitResult` whose ``metrics`` hold the OOF AUCs of the vote, the anchor and the
         anchor + residual (``oof_auc``), each fold's anchor kind (``fold_anchors``; the served
         ``anchor`` is the majority kind), the kept choice (``residual_kept``, ``fallback_to_vote``),
-        the bootstrapped gains behind it, the hard rule for ``hard_rule=auto`` (``hard_rule``:
-        ``threshold`` unless another rule's out-of-fold CAG is significantly lower, or without folds;
-        ``oof_cag`` per rule), and fold 0's ``val_auc``/``best_epoch``.
+        the bootstrapped gains behind it, the hard rule and threshold for ``hard_rule=auto``
+        (``hard_rule``, ``hard_threshold``: ``threshold`` at the configured threshold unless another
+        candidate's out-of-fold CAG is significantly lower, or without folds; ``oof_cag`` per
+        candidate), and fold 0's ``val_auc``/``best_epoch``.
 
     Raises:
         ValueError: with fewer than 2 labelled queries.
@@ -239,11 +239,14 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
             fallback_to_vote=bool(fallback),
         )
         # The hard rule for ``hard_rule=auto``: judged on out-of-fold scores of what is served.
-        oof = _calibrated_vote_oof(memory, runs) if fallback else expit(final)
+        # On a fallback the served anchor is the vote share refitted as fold 0's anchor is: judged the same way.
+        oof = expit(_anchor_oof(memory, graph, runs, "share") if fallback else final)
         exclusive = single_answer(g.domains)[rq[ids]]
         clusters = g.cluster_ids(cfg.graph.agreement_cosine)[ids]
-        rule, cag_by_rule = choose_hard_rule(oof, y, q, clusters, exclusive, cfg.reward.threshold, cfg.fit.seed, z)
-        metrics.update(hard_rule=rule, oof_cag=cag_by_rule)
+        rule, threshold, cag_by_rule = choose_hard_rule(
+            oof, y, q, clusters, exclusive, cfg.reward.threshold, cfg.fit.seed, z, cfg.reward.auto_thresholds
+        )
+        metrics.update(hard_rule=rule, hard_threshold=threshold, oof_cag=cag_by_rule)
         if fallback or not keep_residual:
             with torch.no_grad():
                 served.model.head[-1].weight.zero_()
@@ -255,7 +258,8 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
             served.anchor = _refit_anchor(memory, x, served, serve_kind, served.model.anchor)
             metrics["anchor"] = served.anchor["anchor"]  # cv_auc/cv_gain stay fold 0's inner choice
     else:  # one fold (or no anchor to fall back on): fold 0's early stopping decides
-        metrics.update(residual_kept=served.best_epoch > 0, fallback_to_vote=False, hard_rule="threshold")
+        metrics.update(residual_kept=served.best_epoch > 0, fallback_to_vote=False)
+        metrics.update(hard_rule="threshold", hard_threshold=cfg.reward.threshold)
     # Fold 0's held-out metrics at the served weights.
     val_ids = served.val_rollouts
     served.model.eval()
@@ -340,22 +344,6 @@ def _anchor_oof(memory: ExperienceMemory, graph, runs: list[_FoldRun], kind: str
         _refit_anchor(memory, x, r, kind, layer)
         with torch.no_grad():
             out.append(layer(torch.as_tensor(x[r.val_rollouts], dtype=torch.float32)).squeeze(-1).numpy())
-    return np.concatenate(out)
-
-
-def _calibrated_vote_oof(memory: ExperienceMemory, runs: list[_FoldRun]) -> np.ndarray:
-    """Out-of-fold probabilities of the calibrated vote (a logistic fit of the share per fold)."""
-    g, labels = memory.groups, memory.labels
-    share = g.feats[:, :1].astype(np.float64)
-    out = []
-    for r in runs:
-        train_ids = np.flatnonzero(np.isin(g.rollout_query, r.train_q) & (labels >= 0))
-        y = labels[train_ids].astype(np.int64)
-        if len(np.unique(y)) < 2:
-            out.append(np.full(len(r.val_rollouts), float(y.mean()) if len(y) else 0.5))
-            continue
-        lr = LogisticRegression(C=1.0, max_iter=1000).fit(share[train_ids], y)
-        out.append(lr.predict_proba(share[r.val_rollouts])[:, 1])
     return np.concatenate(out)
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from memreward_verl.decision import AUTO_RULE, HARD_RULES, hard_rewards, resolve_hard_rule, single_answer
+from memreward_verl.decision import AUTO_RULE, HARD_RULES, hard_rewards, resolve_rule, single_answer
 from memreward_verl.serve.typed import check_options, option
 
 __all__ = [
@@ -239,8 +239,8 @@ class RewardRule:
             return np.full(len(prob), float(self.abstain_reward)), True
         group = np.zeros(len(prob), dtype=np.int64)
         exclusive = single_answer([domain] * len(prob)) if domain is not None else None
-        rule = resolve_hard_rule(self.hard_rule, None)  # auto unresolved (no fit to ask): threshold
-        hard = hard_rewards(prob, group, clusters, rule, self.threshold, exclusive=exclusive)
+        rule, threshold = resolve_rule(self.hard_rule, self.threshold, None)  # auto unresolved (no fit): threshold
+        hard = hard_rewards(prob, group, clusters, rule, threshold, exclusive=exclusive)
         return hard.astype(np.float64), False
 
 

@@ -8,6 +8,7 @@ import torch
 
 from memreward_verl import schema as S
 from memreward_verl.artifact import ArtifactError, build_artifact, load_artifact
+from memreward_verl.decision import threshold_key
 from memreward_verl.fit import fit_gnn, predict_memory, split_labelled
 from memreward_verl.graph import agreement_edges, build_graph
 from memreward_verl.groups import EncodedGroups
@@ -71,8 +72,9 @@ def test_fit_reports_its_out_of_fold_choice(trained):
         kinds = [a.removesuffix("_flat") for a in m["fold_anchors"]]
         assert kinds.count(m["anchor"].removesuffix("_flat")) == max(map(kinds.count, kinds))
     # the hard rule for hard_rule=auto: threshold unless another rule's out-of-fold CAG is lower
-    assert m["hard_rule"] in m["oof_cag"]
-    assert m["hard_rule"] == "threshold" or m["oof_cag"][m["hard_rule"]] < m["oof_cag"]["threshold"]
+    key = threshold_key(m["hard_threshold"]) if m["hard_threshold"] != cfg.reward.threshold else m["hard_rule"]
+    assert key in m["oof_cag"] and (m["hard_rule"] == "threshold" or m["hard_threshold"] == cfg.reward.threshold)
+    assert key == "threshold" or m["oof_cag"][key] < m["oof_cag"]["threshold"]
     # fold 0's queries are held out of the served model's training and never overlap its training queries
     assert not set(result.val_queries) & set(result.train_queries)
 

@@ -81,7 +81,7 @@ def test_plurality_rule_rewards_the_cluster_with_the_highest_mean_probability():
 
 
 def test_choose_hard_rule_leaves_threshold_only_for_a_clear_gain():
-    from memreward_verl.decision import HARD_RULES, choose_hard_rule, resolve_hard_rule
+    from memreward_verl.decision import HARD_RULES, choose_hard_rule, resolve_rule
 
     g = np.repeat(np.arange(40), 4)
     clusters = np.tile([0, 0, 1, 2], 40) + 10 * g
@@ -89,19 +89,59 @@ def test_choose_hard_rule_leaves_threshold_only_for_a_clear_gain():
     # advantages, a large gap), plurality recovers the truth exactly.
     p = np.tile([0.4, 0.4, 0.2, 0.1], 40)
     y = np.tile([1, 1, 0, 0], 40)
-    rule, by_rule = choose_hard_rule(p, y, g, clusters, np.ones(len(p), dtype=bool))
-    assert rule == "plurality" and set(by_rule) == set(HARD_RULES)
+    rule, threshold, by_rule = choose_hard_rule(p, y, g, clusters, np.ones(len(p), dtype=bool))
+    assert (rule, threshold) == ("plurality", 0.5) and set(by_rule) == set(HARD_RULES)
     assert by_rule["plurality"] == pytest.approx(0, abs=1e-4) and by_rule["threshold"] > 1.0
-    # Confident, right probabilities: every rule is exact, and the tie goes to threshold.
-    rule, by_rule = choose_hard_rule(np.tile([0.99, 0.99, 0.01, 0.01], 40), y, g, clusters)
-    assert rule == "threshold" and max(by_rule.values()) == pytest.approx(0, abs=1e-4)
+    # Confident, right probabilities: every rule but constant is exact, and the tie goes to threshold.
+    rule, _, by_rule = choose_hard_rule(np.tile([0.99, 0.99, 0.01, 0.01], 40), y, g, clusters)
+    assert rule == "threshold" and by_rule["threshold"] == by_rule["expected_cag"] == pytest.approx(0, abs=1e-4)
+    assert by_rule["constant"] == pytest.approx(2.0, abs=1e-4)  # sqrt(4): the truth's advantages, missed
     # Too few groups are no evidence: threshold stays although plurality is better on these four.
     assert choose_hard_rule(p[:16], y[:16], g[:16], clusters[:16])[0] == "threshold"
     # A gain that is noise (half the groups favour plurality, half threshold) does not move the rule.
     mixed_p = np.concatenate([p[:80], np.tile([0.6, 0.6, 0.7, 0.1], 20)])
-    rule, by_rule = choose_hard_rule(mixed_p, y, g, clusters, min_gain_z=3.0)
+    rule, _, by_rule = choose_hard_rule(mixed_p, y, g, clusters, min_gain_z=3.0)
     assert rule == "threshold"
-    assert resolve_hard_rule("auto", {"hard_rule": "plurality"}) == "plurality"
-    assert resolve_hard_rule("auto", {}) == "threshold" and resolve_hard_rule("expected_cag", {}) == "expected_cag"
+    assert resolve_rule("auto", 0.5, {"hard_rule": "plurality"}) == ("plurality", 0.5)
+    assert resolve_rule("auto", 0.5, {"hard_rule": "threshold", "hard_threshold": 0.3}) == ("threshold", 0.3)
+    assert resolve_rule("auto", 0.6, {}) == ("threshold", 0.6)
+    assert resolve_rule("expected_cag", 0.5, {"hard_rule": "plurality"}) == ("expected_cag", 0.5)
     with pytest.raises(ValueError, match="hard_rule"):
-        resolve_hard_rule("auto", {"hard_rule": "median"})
+        resolve_rule("auto", 0.5, {"hard_rule": "median"})
+    with pytest.raises(ValueError, match="hard_threshold"):
+        resolve_rule("auto", 0.5, {"hard_rule": "threshold", "hard_threshold": 1.5})
+
+
+def test_choose_hard_rule_prefers_no_advantage_to_a_wrong_one():
+    """Where every group's rollouts are all wrong, any split costs sqrt(n) and equal rewards cost nothing."""
+    from memreward_verl.decision import choose_hard_rule, hard_rewards
+
+    g = np.repeat(np.arange(40), 4)
+    clusters = np.tile([0, 0, 1, 2], 40) + 10 * g
+    p = np.tile([0.7, 0.7, 0.2, 0.1], 40)  # a confident majority ...
+    y = np.zeros(len(p), dtype=int)  # ... that is always wrong
+    rule, _, by_rule = choose_hard_rule(p, y, g, clusters, np.ones(len(p), dtype=bool))
+    assert rule == "constant" and by_rule["constant"] == 0.0
+    assert by_rule["threshold"] == by_rule["plurality"] == pytest.approx(2.0, abs=1e-4)
+    assert not hard_rewards(p, g, clusters, rule="constant").any()
+
+
+def test_choose_hard_rule_moves_the_threshold_only_on_evidence():
+    """A threshold from ``thresholds`` wins where it splits the groups right and 0.5 does not."""
+    from memreward_verl.decision import choose_hard_rule, threshold_key
+
+    g = np.repeat(np.arange(40), 4)
+    clusters = np.arange(len(g))  # no shared answers: plurality crowns one rollout
+    rng = np.random.default_rng(0)
+    p = np.tile([0.45, 0.4, 0.15, 0.1], 40) + rng.uniform(-0.02, 0.02, len(g))  # under-confident
+    y = np.tile([1, 1, 0, 0], 40)
+    rule, threshold, by_rule = choose_hard_rule(p, y, g, clusters, thresholds=(0.3, 0.7))
+    assert (rule, threshold) == ("threshold", 0.3)
+    assert by_rule[threshold_key(0.3)] == pytest.approx(0, abs=1e-4) and by_rule["threshold"] > 1.0
+    assert threshold_key(0.7) in by_rule and threshold_key(0.5) not in by_rule  # the configured one is "threshold"
+    # The same probabilities, right in half the groups and all wrong in the rest: 0.3 wins the first half
+    # by as much as 0.5 (equal rewards) wins the second, so the configured threshold stays.
+    y_half = np.concatenate([y[:80], np.zeros(80, dtype=int)])
+    rule, threshold, by_rule = choose_hard_rule(p, y_half, g, clusters, thresholds=(0.3, 0.7))
+    assert (rule, threshold) == ("threshold", 0.5)
+    assert by_rule[threshold_key(0.3)] == pytest.approx(by_rule["threshold"], abs=1e-4)

@@ -604,5 +604,18 @@ def test_auto_hard_rule_is_the_artifacts_choice(artifact_dir, tmp_path):
     (copy / "metrics.json").write_text(json.dumps(metrics))
     assert load_service(copy, RewardRule(), ServiceConfig()).rule.hard_rule == "plurality"
     assert load_service(copy, RewardRule(hard_rule="expected_cag"), ServiceConfig()).rule.hard_rule == "expected_cag"
+    # The fit's threshold comes with its rule; an explicit threshold rule keeps the configured threshold.
+    metrics.update(hard_rule="threshold", hard_threshold=0.3)
+    (copy / "metrics.json").write_text(json.dumps(metrics))
+    rule = load_service(copy, RewardRule(), ServiceConfig()).rule
+    assert (rule.hard_rule, rule.threshold) == ("threshold", 0.3)
+    assert rule.group_rewards(np.array([0.35, 0.25]))[0].tolist() == [1.0, 0.0]
+    explicit = load_service(copy, RewardRule(hard_rule="threshold"), ServiceConfig()).rule
+    assert (explicit.hard_rule, explicit.threshold) == ("threshold", 0.5)
+    # constant: equal rewards whatever the probabilities (zero advantage)
+    metrics.update(hard_rule="constant")
+    (copy / "metrics.json").write_text(json.dumps(metrics))
+    rule = load_service(copy, RewardRule(), ServiceConfig()).rule
+    assert rule.hard_rule == "constant" and rule.group_rewards(np.array([0.9, 0.1]))[0].tolist() == [0.0, 0.0]
     # Without a fit to ask, auto is the paper's threshold rule.
     assert RewardRule().group_rewards(np.array([0.4, 0.6]))[0].tolist() == [0.0, 1.0]

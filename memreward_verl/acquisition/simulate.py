@@ -46,7 +46,7 @@ from memreward_verl.acquisition.oracle import LabelOracle, RecordedLabelOracle, 
 from memreward_verl.acquisition.probes import GroupView
 from memreward_verl.acquisition.strategies import STRATEGIES, StrategyConfig, make_strategy
 from memreward_verl.config import MemRewardConfig
-from memreward_verl.decision import hard_rewards, resolve_hard_rule, single_answer
+from memreward_verl.decision import hard_rewards, resolve_rule, single_answer
 from memreward_verl.features import GROUP_FEATURES
 from memreward_verl.groups import EncodedGroups
 from memreward_verl.rollouts import Query
@@ -153,13 +153,13 @@ class PseudoLabeler:
         """Hard rewards of the given rollout indices (whole groups)."""
         if self.source == "majority_vote":
             return self.groups.feats[rollouts, _PLURALITY].astype(np.int64)
-        r = self.cfg.reward
+        rule, threshold = resolve_rule(self.cfg.reward.hard_rule, self.cfg.reward.threshold, self.fit_metrics)
         return hard_rewards(
             probs[rollouts],
             self.groups.rollout_query[rollouts],
             self.clusters[rollouts],
-            rule=resolve_hard_rule(r.hard_rule, self.fit_metrics),
-            threshold=r.threshold,
+            rule=rule,
+            threshold=threshold,
             exclusive=self.exclusive[rollouts],
         )
 

@@ -106,7 +106,8 @@ class MemoryWorker:
         applied = getattr(self._service, "rule", None)
         for rec in records:
             if rec.get("hard_rule") == AUTO_RULE and applied is not None:
-                rec = {**rec, "hard_rule": applied.hard_rule}  # the rule auto resolved to (audits check by it)
+                # the rule and threshold auto resolved to (audits check by them)
+                rec = {**rec, "hard_rule": applied.hard_rule, "threshold": applied.threshold}
             self._reward_log.write(json.dumps(rec) + "\n")
 
     async def acquisition_state(self) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from memreward_verl.artifact import ArtifactError, load_artifact
-from memreward_verl.decision import resolve_hard_rule
+from memreward_verl.decision import resolve_rule
 from memreward_verl.embed import load_embedder
 from memreward_verl.files import FileFormatError, read_json
 from memreward_verl.reward import RewardRule
@@ -99,8 +99,16 @@ def load_service(
             f"artifact at {path} was embedded with {artifact.memory.model_id!r}, but its embedder config gives "
             f"{embedder.model_id!r}"
         )
-    applied = resolve_hard_rule(rule.hard_rule, artifact.metrics)
-    if applied != rule.hard_rule:
-        logger.info("hard_rule %s: %s (the warm-up fit's choice by out-of-fold CAG)", rule.hard_rule, applied)
-        rule = dataclasses.replace(rule, hard_rule=applied)
+    applied, threshold = resolve_rule(rule.hard_rule, rule.threshold, artifact.metrics)
+    if (applied, threshold) != (rule.hard_rule, rule.threshold):
+        logger.info(
+            "hard_rule %s: %s at threshold %g (the warm-up fit's choice by out-of-fold CAG)",
+            rule.hard_rule, applied, threshold,
+        )  # fmt: skip
+        if applied == "constant":
+            logger.warning(
+                "the warm-up fit found every rule's out-of-fold CAG above the zero-advantage rewards': unlabelled "
+                "prompts get equal rewards (no GRPO advantage); set hard_rule to override"
+            )
+        rule = dataclasses.replace(rule, hard_rule=applied, threshold=threshold)
     return MemoryService(artifact, embedder, rule, cfg, acquire=acquire)

@@ -6,6 +6,7 @@ import argparse
 
 from memreward_verl.cli_args import creatable_dir, existing_file, non_negative_float, positive_int, ratio
 from memreward_verl.config import MemRewardConfig
+from memreward_verl.decision import describe_choice
 from memreward_verl.files import read_json
 from memreward_verl.warmup.generate import BACKENDS
 from memreward_verl.warmup.pipeline import WarmupConfig, run_warmup
@@ -92,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     val = {k: fit[k] for k in ("val_auc", "val_f1", "val_cag") if k in fit}
     if val:
         print("validation (held-out labelled prompts): " + ", ".join(f"{k}={v:.3f}" for k, v in val.items()))
+    print(describe_choice(fit))
     hidden = m.get("hidden_eval")
     if hidden and "memreward" in hidden:
         for name in ("memreward", "majority_vote"):

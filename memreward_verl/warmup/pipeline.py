@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from memreward_verl.artifact import build_artifact
 from memreward_verl.config import MemRewardConfig
-from memreward_verl.decision import hard_rewards, resolve_hard_rule, single_answer
+from memreward_verl.decision import hard_rewards, resolve_rule, single_answer
 from memreward_verl.embed import Embedder, load_embedder
 from memreward_verl.evaluate import encode_cached
 from memreward_verl.features import GROUP_FEATURES
@@ -169,10 +169,12 @@ def _hidden_eval(
     rq = g.rollout_query[mask]
     for name, p in (("memreward", prob), ("majority_vote", share)):
         # The vote's own rule is plurality; memreward's is the configured (auto: the fit's) rule.
-        rule = resolve_hard_rule(cfg.reward.hard_rule, artifact.metrics) if name == "memreward" else "plurality"
-        hard = hard_rewards(
-            p, g.rollout_query, clusters, rule=rule, threshold=cfg.reward.threshold, exclusive=exclusive
+        rule, threshold = (
+            resolve_rule(cfg.reward.hard_rule, cfg.reward.threshold, artifact.metrics)
+            if name == "memreward"
+            else ("plurality", cfg.reward.threshold)
         )
+        hard = hard_rewards(p, g.rollout_query, clusters, rule=rule, threshold=threshold, exclusive=exclusive)
         out[name] = binary_metrics(p[mask], truth[mask], rq, hard[mask])
     return out
 
