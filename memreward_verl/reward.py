@@ -199,9 +199,10 @@ class RewardRule:
     Args:
         mode: ``"hard"``, ``"soft"``, ``"abstain"`` or ``"majority_vote"`` (default ``"hard"``; option
             key ``reward_mode``).
-        hard_rule: ``"auto"`` (default: the rule the artifact's warm-up fit chose by out-of-fold CAG;
-            ``threshold`` where no fit chose), ``"threshold"``, ``"plurality"`` or ``"expected_cag"``
-            (decision.py). The memory worker resolves ``auto`` when it loads the artifact.
+        hard_rule: ``"auto"`` (default: the rule and threshold the artifact's warm-up fit chose by
+            out-of-fold CAG; ``threshold`` where no fit chose), ``"threshold"``, ``"plurality"``,
+            ``"expected_cag"`` or ``"constant"`` (decision.py). The memory worker resolves ``auto``
+            when it loads the artifact, replacing ``threshold`` with the fit's.
         threshold: decision threshold, in (0, 1) (default 0.5).
         abstain_band: half-width of the uncertainty band around ``threshold``, in [0, 0.5) (default 0.15).
         abstain_reward: the constant reward of an abstained or neutral group (default 0.0).

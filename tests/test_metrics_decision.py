@@ -112,6 +112,19 @@ def test_choose_hard_rule_leaves_threshold_only_for_a_clear_gain():
         resolve_rule("auto", 0.5, {"hard_rule": "threshold", "hard_threshold": 1.5})
 
 
+def test_every_rule_is_a_valid_config_choice():
+    """RewardConfig (dependency-free) lists the rules itself: it must accept every rule decision.py has."""
+    from memreward_verl.config import RewardConfig
+    from memreward_verl.decision import AUTO_RULE, HARD_RULES
+
+    for rule in (AUTO_RULE, *HARD_RULES):
+        assert RewardConfig(hard_rule=rule).hard_rule == rule
+    with pytest.raises(ValueError, match="hard_rule"):
+        RewardConfig(hard_rule="median")
+    with pytest.raises(ValueError, match="auto_thresholds"):
+        RewardConfig(auto_thresholds=(0.3, 1.0))
+
+
 def test_choose_hard_rule_prefers_no_advantage_to_a_wrong_one():
     """Where every group's rollouts are all wrong, any split costs sqrt(n) and equal rewards cost nothing."""
     from memreward_verl.decision import choose_hard_rule, hard_rewards
