@@ -143,11 +143,13 @@ def _memreward(
     clusters = g.cluster_ids(cfg.graph.agreement_cosine)
     rules = {rule: (rule, cfg.reward.threshold) for rule in HARD_RULES}
     rules[AUTO_RULE] = resolve_rule(AUTO_RULE, cfg.reward.threshold, result.metrics)  # the fit's rule and threshold
-    hard = {
-        name: hard_rewards(prob, g.rollout_query, clusters, rule=rule, threshold=threshold, exclusive=exclusive)
-        for name, (rule, threshold) in rules.items()
+    by_pair = {  # auto is usually one of the rules at the configured threshold: computed once
+        (rule, threshold): hard_rewards(
+            prob, g.rollout_query, clusters, rule=rule, threshold=threshold, exclusive=exclusive
+        )
+        for rule, threshold in set(rules.values())
     }
-    return prob, hard, result.metrics
+    return prob, {name: by_pair[pair] for name, pair in rules.items()}, result.metrics
 
 
 def _clean(value: Any) -> Any:
