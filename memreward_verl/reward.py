@@ -163,7 +163,7 @@ class SampleReward:
 
         ``acc`` is ``score``, the reward given (the hidden verdict lives under ``hidden_gt`` only).
         ``pred_correct`` compares ``hidden_gt`` with ``decision >= 0.5`` when a decision is given
-        (majority vote: the pseudo-label itself), else with ``prob >= threshold``. With a bought
+        (the hard reward given, or the vote's pseudo-label), else with ``prob >= threshold``. With a bought
         ``acquisition``, ``score`` is the oracle's reward and the source is ``"acquired"``;
         ``pred_prob`` stays the GNN's probability.
         """

@@ -7,6 +7,7 @@ import dataclasses
 import math
 
 from memreward_verl.cli_args import creatable_dir, fraction, non_negative_int, positive_float, positive_int, ratio
+from memreward_verl.decision import describe_choice
 from memreward_verl.demo.run import DemoConfig, run_demo
 
 __all__ = ["add_parser"]
@@ -86,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
     if "memreward" in hidden:
         print(f"  unlabelled warm-up rollouts vs hidden truth: GNN {_fmt(hidden['memreward'])}")
         print(f"                                     majority vote {_fmt(hidden['majority_vote'])}")
+    if (r.get("warmup_fit") or {}).get("hard_rule"):
+        print(f"  {describe_choice(r['warmup_fit'])}")
     t = r["train"]
     print(
         f"training: {t['steps']} GRPO steps x {t['prompts_per_step']} prompts x {s['n']} rollouts, lr {t['lr']}, "

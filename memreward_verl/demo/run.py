@@ -163,7 +163,10 @@ def run_demo(cfg: DemoConfig | None = None) -> dict[str, Any]:
             k: warm.metrics[k] for k in ("queries", "rollouts", "labelled_queries", "labelled_rollout_accuracy")
         },
         "warmup_hidden_eval": warm.metrics.get("hidden_eval"),
-        "warmup_fit": {k: warm.metrics["fit"].get(k) for k in ("val_auc", "val_f1", "val_cag", "anchor")},
+        "warmup_fit": {
+            k: warm.metrics["fit"].get(k)
+            for k in ("val_auc", "val_f1", "val_cag", "anchor", "hard_rule", "hard_threshold", "oof_cag")
+        },
         "steps": steps,
         "validation_accuracy": val,
         "checkpoint": str(checkpoint) if checkpoint else None,

@@ -158,12 +158,15 @@ def hidden_verdict(sample: RewardSample, opts: MemRewardOptions) -> float | None
 def prediction_reward(outcome: GroupOutcome, hidden: float | None, opts: MemRewardOptions) -> SampleReward:
     """The reward of an unlabelled rollout from the memory worker's verdict on its group.
 
-    ``hidden`` is only logged and compared (``pred_correct``); the reward is ``outcome.score``.
+    ``hidden`` is only logged and compared (``pred_correct``: with the hard reward given, or in soft mode
+    with ``p >= threshold``); the reward is ``outcome.score``.
     """
     decision = None
-    if opts.rule.mode == "majority_vote":
-        # the vote is the pseudo-label; a neutral (timed-out) group has none, an acquired one was not voted
-        decision = float("nan") if outcome.neutral or outcome.acquisition.acquired else outcome.score
+    if opts.rule.mode != "soft":
+        # the hard reward given is the decision (under auto, the rule the fit chose, not p >= threshold);
+        # a neutral, abstained or bought group has none
+        undecided = outcome.neutral or outcome.abstained or outcome.acquisition.acquired
+        decision = float("nan") if undecided else outcome.score
     return SampleReward.from_prediction(
         outcome.score,
         outcome.prob,

@@ -106,11 +106,11 @@ def reward_log_stats(path: str | Path) -> dict[int, dict[str, Any]]:
     """Per training step, from ``MemRewardManager``'s ``reward_log``: reward sources, and the predicted
     rewards against the hidden truth (AUC of the GNN's probabilities, accuracy/F1/CAG of the rewards).
 
-    Also checks, per predicted rollout under ``reward_mode=hard`` with ``hard_rule=threshold`` (also what ``auto``
-    logs when the warm-up fit kept threshold),
-    that its reward follows from the GNN's probability alone (``reward == (p >= threshold)``), i.e. that no
-    unlabelled prompt was rewarded with its ground truth. Other rules (votes, abstention, expected CAG)
-    decide per group, so their rows are not checked this way.
+    Also checks, per predicted rollout under ``reward_mode=hard`` with the rule the log records (``auto`` logs
+    the rule the warm-up fit chose), that its reward follows from the GNN's probability alone: ``threshold``
+    gives ``p >= threshold``, ``constant`` gives 0; i.e. that no unlabelled prompt was rewarded with its ground
+    truth. The answer-cluster rules (plurality, expected CAG) and votes decide per group, so their rows are
+    not checked this way.
 
     Raises:
         ValueError: a predicted reward that does not follow from its probability.
@@ -128,12 +128,14 @@ def reward_log_stats(path: str | Path) -> dict[int, dict[str, Any]]:
         rec: dict[str, Any] = {"sources": dict(sorted(sources.items()))}
         pred = [r for r in recs if r["reward_source"] == "predicted"]
         for r in pred:
-            if (r["reward_mode"], r["hard_rule"]) == ("hard", "threshold") and r["pred_prob"] is not None:
-                if r["reward"] != float(r["pred_prob"] >= r["threshold"]):
-                    raise ValueError(
-                        f"step {step}: {r['query_id']!r} got reward {r['reward']} from probability "
-                        f"{r['pred_prob']} (threshold {r['threshold']})"
-                    )
+            if r["reward_mode"] != "hard" or r["pred_prob"] is None:
+                continue
+            expected = {"threshold": float(r["pred_prob"] >= r["threshold"]), "constant": 0.0}.get(r["hard_rule"])
+            if expected is not None and r["reward"] != expected:
+                raise ValueError(
+                    f"step {step}: {r['query_id']!r} got reward {r['reward']} from probability "
+                    f"{r['pred_prob']} (hard_rule {r['hard_rule']}, threshold {r['threshold']})"
+                )
         scored = [r for r in pred if r["hidden_gt"] is not None and r["pred_prob"] is not None]
         if scored:
             m = binary_metrics(

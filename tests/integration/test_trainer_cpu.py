@@ -70,13 +70,22 @@ def test_labelled_prompts_get_the_verifier_unlabelled_the_gnn(demo_run):
 
 
 def test_no_unlabelled_prompt_got_its_ground_truth(demo_run):
-    """Each predicted reward is the GNN's threshold decision (p >= 0.5), never the hidden verdict: where the
-    two disagree the reward follows the probability (checked for every rollout; disagreements counted)."""
+    """Each predicted reward is the decision of the rule the reward log says was applied (``auto`` resolved
+    to the warm-up fit's choice), never the hidden verdict: threshold -> ``p >= threshold``, constant -> 0,
+    the answer-cluster rules 0/1. Checked for every predicted rollout."""
     out, report = demo_run
+    fit = json.loads((out / "artifact" / "metrics.json").read_text())
+    chosen, threshold = fit.get("hard_rule", "threshold"), fit.get("hard_threshold", 0.5)
     predicted = [r for r in _reward_log(out) if r["reward_source"] == "predicted"]
     assert predicted
     for r in predicted:
-        assert r["reward"] == float(r["pred_prob"] >= 0.5)
+        assert (r["hard_rule"], r["threshold"]) == (chosen, threshold)
+        if r["hard_rule"] == "threshold":
+            assert r["reward"] == float(r["pred_prob"] >= threshold)
+        elif r["hard_rule"] == "constant":
+            assert r["reward"] == 0.0
+        else:
+            assert r["reward"] in (0.0, 1.0)
     g = report["steps"][0]["gnn_vs_hidden_truth"]
     assert g["n"] == len(predicted) and 0.0 <= g["accuracy"] <= 1.0
 
