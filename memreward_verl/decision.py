@@ -25,7 +25,8 @@ mixed group unless it agrees with it better than by correlation 0.5).
 thresholds (``RewardConfig.auto_thresholds``): the warm-up fit scores every candidate by the CAG of
 its hard rewards on out-of-fold predictions of the labelled queries (:func:`choose_hard_rule`) and
 leaves ``threshold`` at the configured threshold only for a candidate whose CAG is lower by more
-than noise. No rule wins on every set (BENCHMARKS.md section 1).
+than noise, or for ``constant`` where ``threshold`` split no labelled group (its splits are untested).
+No rule wins on every set (BENCHMARKS.md section 1).
 """
 
 from __future__ import annotations
@@ -188,7 +189,10 @@ def choose_hard_rule(
     unless a candidate's CAG is lower by ``min_gain_z`` standard errors of the paired per-group
     difference (the largest such lower bound wins), on at least :data:`MIN_RULE_GROUPS` groups: on a
     handful of labelled queries the candidates differ by noise, and one picked by noise is worse than
-    the default on new prompts. ``prob`` must be out-of-sample (e.g. out-of-fold predictions of
+    the default on new prompts. Where ``threshold`` stays but scored every group exactly as equal
+    rewards do (it never split a labelled group, e.g. a vote that fires only on unanimous groups),
+    ``constant`` is served: nothing says its splits of new groups are right, and a wrong split costs
+    more than none. ``prob`` must be out-of-sample (e.g. out-of-fold predictions of
     labelled queries): in-sample scores are over-confident.
 
     Returns:
@@ -214,6 +218,9 @@ def choose_hard_rule(
             bound = diff.mean() - min_gain_z * diff.std(ddof=1) / np.sqrt(len(diff))
             if bound > best_bound:
                 best, best_bound = key, float(bound)
+        if best == "threshold" and not (gaps["threshold"] - gaps["constant"]).any():
+            # threshold never split a labelled group: its splits of new groups are untested, equal rewards harmless
+            best = "constant"
     return (*candidates[best], by_rule)
 
 

@@ -23,6 +23,7 @@ The served model is fold 0's (its held-out queries are ``FitResult.val_queries``
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import math
 from collections.abc import Callable
@@ -227,7 +228,8 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
         # training queries; the served kind is the one most folds chose, judged with every fold's anchor of
         # that kind (refitted where a fold chose another): what is judged is what is served.
         kind = _majority_kind(runs)
-        final = res if keep_residual else _anchor_oof(memory, graph, runs, kind)
+        anchor_oof = functools.cache(lambda k: _anchor_oof(memory, graph, runs, k))  # each kind refitted once
+        final = res if keep_residual else anchor_oof(kind)
         vote_gain = query_bootstrap_gain(final, vote, y, q, seed=cfg.fit.seed, strata=fold_of)
         fallback = not significant(vote_gain, z)
         metrics.update(
@@ -240,7 +242,7 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
         )
         # The hard rule for ``hard_rule=auto``: judged on out-of-fold scores of what is served.
         # On a fallback the served anchor is the vote share refitted as fold 0's anchor is: judged the same way.
-        oof = expit(_anchor_oof(memory, graph, runs, "share") if fallback else final)
+        oof = expit(anchor_oof("share") if fallback else final)
         exclusive = single_answer(g.domains)[rq[ids]]
         clusters = g.cluster_ids(cfg.graph.agreement_cosine)[ids]
         rule, threshold, cag_by_rule = choose_hard_rule(

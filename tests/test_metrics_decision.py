@@ -153,8 +153,14 @@ def test_choose_hard_rule_moves_the_threshold_only_on_evidence():
     assert by_rule[threshold_key(0.3)] == pytest.approx(0, abs=1e-4) and by_rule["threshold"] > 1.0
     assert threshold_key(0.7) in by_rule and threshold_key(0.5) not in by_rule  # the configured one is "threshold"
     # The same probabilities, right in half the groups and all wrong in the rest: 0.3 wins the first half
-    # by as much as 0.5 (equal rewards) wins the second, so the configured threshold stays.
+    # by as much as 0.5 (equal rewards) wins the second, so 0.3 is not taken. 0.5 splits no group here
+    # (every p < 0.5), so what it would do on a group it splits is untested: equal rewards are served.
     y_half = np.concatenate([y[:80], np.zeros(80, dtype=int)])
     rule, threshold, by_rule = choose_hard_rule(p, y_half, g, clusters, thresholds=(0.3, 0.7))
-    assert (rule, threshold) == ("threshold", 0.5)
+    assert (rule, threshold) == ("constant", 0.5)
     assert by_rule[threshold_key(0.3)] == pytest.approx(by_rule["threshold"], abs=1e-4)
+    assert by_rule["threshold"] == by_rule["constant"]
+    # One more group that 0.5 splits right: threshold has been seen to split, and stays.
+    g1, c1 = np.append(g, [40] * 4), np.append(clusters, np.arange(4) + len(g))
+    p1, y1 = np.append(p, [0.9, 0.8, 0.1, 0.1]), np.append(y_half, [1, 1, 0, 0])
+    assert choose_hard_rule(p1, y1, g1, c1, thresholds=(0.3, 0.7))[:2] == ("threshold", 0.5)
