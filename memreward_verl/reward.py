@@ -120,6 +120,8 @@ class SampleReward:
     abstained: bool = False
     timed_out: bool = False
     acquisition: AcquisitionInfo = field(default_factory=AcquisitionInfo)
+    # The hard rule and threshold that decided a predicted reward (for the reward log; not sent to verl).
+    rule: tuple[str, float] | None = None
 
     def extra_info(self) -> dict[str, Any]:
         """The fixed-key ``reward_extra_info`` dict."""
@@ -158,6 +160,7 @@ class SampleReward:
         threshold: float = 0.5,
         decision: float | None = None,
         acquisition: AcquisitionInfo | None = None,
+        rule: tuple[str, float] | None = None,
     ) -> SampleReward:
         """Reward of an unlabelled sample; ``hidden_gt`` (or None) is only logged and compared.
 
@@ -189,6 +192,7 @@ class SampleReward:
             abstained=abstained,
             timed_out=timed_out,
             acquisition=acquisition,
+            rule=rule,
         )
 
 
@@ -202,7 +206,8 @@ class RewardRule:
         hard_rule: ``"auto"`` (default: the rule and threshold the artifact's warm-up fit chose by
             out-of-fold CAG; ``threshold`` where no fit chose), ``"threshold"``, ``"plurality"``,
             ``"expected_cag"`` or ``"constant"`` (decision.py). The memory worker resolves ``auto``
-            when it loads the artifact, replacing ``threshold`` with the fit's.
+            against the fit of the model it serves (at load and after each online refit),
+            replacing ``threshold`` with the fit's.
         threshold: decision threshold, in (0, 1) (default 0.5).
         abstain_band: half-width of the uncertainty band around ``threshold``, in [0, 0.5) (default 0.15).
         abstain_reward: the constant reward of an abstained or neutral group (default 0.0).

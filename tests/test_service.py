@@ -140,6 +140,47 @@ def test_grow_memory_refit_and_resume(artifact_dir, embedder, arith_queries, tmp
     assert json.loads((state / "labelled_ids.json").read_text()) == grown.labelled_ids
 
 
+def test_auto_follows_each_refit_and_a_restart_serves_the_same_rule(artifact_dir, embedder, arith_queries, tmp_path):
+    """hard_rule=auto is resolved against the fit that made the served model: after an online refit the
+    refit's rule and threshold decide (not the warm-up's), every outcome carries the rule that decided it,
+    and a worker restarted from state_dir serves that same rule."""
+    import shutil
+
+    copy = tmp_path / "artifact"
+    shutil.copytree(artifact_dir, copy)
+    metrics = json.loads((copy / "metrics.json").read_text())
+    metrics.update(hard_rule="expected_cag", hard_threshold=0.7)  # no fit records this pair: a refit must change it
+    (copy / "metrics.json").write_text(json.dumps(metrics))
+    cfg = ServiceConfig(grow_memory=True, refit_every=2, state_dir=str(tmp_path / "state"))
+    svc = MemoryService(load_artifact(copy), embedder, RewardRule(), cfg)
+    assert (svc.rule.hard_rule, svc.rule.threshold) == ("expected_cag", 0.7)
+    assert svc.configured_rule.hard_rule == "auto"
+
+    async def grow():
+        for i, q in enumerate(arith_queries[:2]):
+            labels = [float(r.label) for r in q.rollouts]
+            await asyncio.gather(*(svc.observe(s, y, 8) for s, y in zip(_samples(q, f"g{i}"), labels)))
+
+    asyncio.run(grow())
+    svc._refit_executor.shutdown(wait=True)
+    assert svc.stats()["refits"] == 1
+    refit = json.loads((tmp_path / "state" / "metrics.json").read_text())
+    served = (svc.rule.hard_rule, svc.rule.threshold)
+    assert served == (refit["hard_rule"], refit["hard_threshold"]) != ("expected_cag", 0.7)
+    q = arithmetic_rollouts(n_queries=1, n_rollouts=4, seed=11)[0]
+
+    async def predict():
+        return await asyncio.gather(*(svc.predict(s, 4) for s in _samples(q, "new")))
+
+    outs = asyncio.run(predict())
+    assert all(o.rule == served for o in outs)
+    resumed = load_service(copy, RewardRule(), cfg)
+    assert (resumed.rule.hard_rule, resumed.rule.threshold) == served
+    # An explicit rule is served as configured, whatever the fit chose.
+    explicit = MemoryService(load_artifact(copy), embedder, RewardRule(hard_rule="plurality"), ServiceConfig())
+    assert (explicit.rule.hard_rule, explicit.rule.threshold) == ("plurality", 0.5)
+
+
 def test_regrowth_after_a_restart_keeps_memory_ids_unique_and_the_join_records(artifact_dir, arith_queries, tmp_path):
     """A worker restarted from state_dir that grows the same prompt again gives the group a new memory id
     (the join count continues from the saved records) and keeps the earlier record; ids taken by the

@@ -177,6 +177,7 @@ def prediction_reward(outcome: GroupOutcome, hidden: float | None, opts: MemRewa
         threshold=opts.rule.threshold,
         decision=decision,
         acquisition=outcome.acquisition,
+        rule=outcome.rule,
     )
 
 
@@ -209,12 +210,14 @@ async def sample_reward(
 
 
 def log_record(sample: RewardSample, reward: SampleReward, opts: MemRewardOptions) -> dict[str, Any]:
-    """One ``reward_log`` line: which rollout got which reward, from where, under which rule."""
+    """One ``reward_log`` line: which rollout got which reward, from where, under which rule (for a
+    predicted reward the rule that decided it; otherwise the configured one, ``auto`` resolved by the worker)."""
     extra = reward.extra_info()
+    hard_rule, threshold = reward.rule or (opts.rule.hard_rule, opts.rule.threshold)
     return {
         "reward_mode": opts.rule.mode,
-        "hard_rule": opts.rule.hard_rule,
-        "threshold": opts.rule.threshold,
+        "hard_rule": hard_rule,
+        "threshold": threshold,
         "step": sample.global_step,
         "query_id": sample.query_id,
         "uid": sample.uid,

@@ -44,6 +44,8 @@ class GroupOutcome:
     group_size: int = 0
     # Online acquisition's verdict on the group (all NaN: not offered); when bought, ``score`` is the oracle's.
     acquisition: AcquisitionInfo = field(default_factory=AcquisitionInfo)
+    # The hard rule and threshold that decided ``score`` (``auto`` resolved); None where no rule decided.
+    rule: tuple[str, float] | None = None
 
 
 @dataclass

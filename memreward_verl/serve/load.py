@@ -5,13 +5,11 @@ Every file is read through :mod:`memreward_verl.files`, so a broken one is named
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections import Counter
 from pathlib import Path
 
 from memreward_verl.artifact import ArtifactError, load_artifact
-from memreward_verl.decision import resolve_rule
 from memreward_verl.embed import load_embedder
 from memreward_verl.files import FileFormatError, read_json
 from memreward_verl.reward import RewardRule
@@ -77,7 +75,8 @@ def load_vote_service(
 def load_service(
     artifact_dir: str | Path, rule: RewardRule, cfg: CollectOptions, acquire: AcquireOptions | None = None
 ) -> MemoryService:
-    """Load the artifact (or, with ``grow_memory``, the last saved state) and its embedder.
+    """Load the artifact (or, with ``grow_memory``, the last saved state) and its embedder; the service
+    resolves ``hard_rule=auto`` to the loaded fit's choice (and again after each refit).
 
     Raises:
         ArtifactError: a missing, corrupt or mismatched artifact (the message names the path and cause).
@@ -99,16 +98,4 @@ def load_service(
             f"artifact at {path} was embedded with {artifact.memory.model_id!r}, but its embedder config gives "
             f"{embedder.model_id!r}"
         )
-    applied, threshold = resolve_rule(rule.hard_rule, rule.threshold, artifact.metrics)
-    if (applied, threshold) != (rule.hard_rule, rule.threshold):
-        logger.info(
-            "hard_rule %s: %s at threshold %g (the warm-up fit's choice by out-of-fold CAG)",
-            rule.hard_rule, applied, threshold,
-        )  # fmt: skip
-        if applied == "constant":
-            logger.warning(
-                "the warm-up fit found every rule's out-of-fold CAG above the zero-advantage rewards': unlabelled "
-                "prompts get equal rewards (no GRPO advantage); set hard_rule to override"
-            )
-        rule = dataclasses.replace(rule, hard_rule=applied, threshold=threshold)
     return MemoryService(artifact, embedder, rule, cfg, acquire=acquire)

@@ -13,6 +13,7 @@ records, never parsed out of ids, and ids stay unique across worker restarts. No
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 import time
@@ -27,6 +28,7 @@ from memreward_verl.acquisition.heldout import held_out_examples
 from memreward_verl.acquisition.oracle import LabelOracle
 from memreward_verl.acquisition.probes import GroupView
 from memreward_verl.artifact import Artifact, ArtifactError, save_artifact
+from memreward_verl.decision import resolve_rule
 from memreward_verl.embed import Embedder
 from memreward_verl.groups import EncodedGroups, encode_groups
 from memreward_verl.memory import ExperienceMemory
@@ -132,6 +134,8 @@ class MemoryService(GroupCollector):
                 f"the embedder is {embedder.model_id!r}"
             )
         super().__init__(rule or RewardRule(), cfg or CollectOptions(), clock, acquire)
+        self.configured_rule = self.rule  # as given; ``auto`` is resolved against each fit (load, refit)
+        self._apply_rule(artifact.metrics)
         self.artifact = artifact
         self.embedder = embedder
         self.predictor = artifact.predictor()
@@ -192,15 +196,36 @@ class MemoryService(GroupCollector):
         if offer:  # before scoring: a new step's purchases join the memory first (same thread, FIFO)
             self.desk.boundary(group.samples)
         prob, clusters, feats = await loop.run_in_executor(self._executor, self._predict_sync, group.samples)
-        rewards, abstained = self.rule.group_rewards(prob, clusters, group.samples[0].domain)
+        rule = self.rule  # one rule per group, even if a refit replaces it meanwhile
+        rewards, abstained = rule.group_rewards(prob, clusters, group.samples[0].domain)
         n = len(group.samples)
         info = AcquisitionInfo()
         if self.desk is not None:
             rewards, info = await self.desk.decide(group.uid, group.samples, prob, rewards, clusters, feats, offer)
+        applied = (rule.hard_rule, rule.threshold)
         return [
-            GroupOutcome(float(r), float(p), abstained and not info.acquired, timed_out, False, n, info)
+            GroupOutcome(float(r), float(p), abstained and not info.acquired, timed_out, False, n, info, applied)
             for r, p in zip(rewards, prob)
         ]
+
+    def _apply_rule(self, fit_metrics: dict) -> None:
+        """Serve the configured rule, ``auto`` resolved to what this fit chose (its rule and threshold):
+        what is served is what the fit judged, after a refit as after a restart."""
+        configured = self.configured_rule
+        applied, threshold = resolve_rule(configured.hard_rule, configured.threshold, fit_metrics)
+        rule = dataclasses.replace(configured, hard_rule=applied, threshold=threshold)
+        if rule == self.rule:
+            return
+        logger.info(
+            "hard_rule %s: %s at threshold %g (the fit's choice by out-of-fold CAG)",
+            configured.hard_rule, applied, threshold,
+        )  # fmt: skip
+        if applied == "constant" and configured.mode in ("hard", "abstain"):
+            logger.warning(
+                "the fit found no rule whose out-of-fold CAG beat equal rewards': unlabelled prompts get equal "
+                "rewards (no GRPO advantage); set hard_rule to override"
+            )
+        self.rule = rule
 
     def _validation_examples(self) -> list[tuple[GroupView, np.ndarray]]:
         """The artifact's validation groups as held-out examples: predicted in one pass with all of
@@ -310,6 +335,7 @@ class MemoryService(GroupCollector):
             with self._state_lock:  # the memory may have grown during the fit: keep it, take the new model
                 self.artifact = self._with(self.predictor.memory, result.model, result.metrics)
                 self.predictor = self.artifact.predictor()
+                self._apply_rule(result.metrics)  # the new model's probabilities under the rule chosen for them
                 self.counters["refits"] += 1
                 self._save_state()
             logger.info("refitted the GNN on %d memory queries: %s", memory.num_queries, result.metrics.get("val_auc"))
