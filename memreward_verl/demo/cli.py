@@ -9,6 +9,7 @@ import math
 from memreward_verl.cli_args import creatable_dir, fraction, non_negative_int, positive_float, positive_int, ratio
 from memreward_verl.decision import describe_choice
 from memreward_verl.demo.run import DemoConfig, run_demo
+from memreward_verl.train.prompts import UNLABELLED_POLICIES
 
 __all__ = ["add_parser"]
 
@@ -33,6 +34,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--budget", type=fraction, default=d.budget, help="with --acquisition: fraction of unlabelled groups"
+    )
+    p.add_argument(
+        "--unlabelled",
+        choices=UNLABELLED_POLICIES,
+        default=d.unlabelled,
+        help="train on the unlabelled prompts: auto (not when the fit serves constant: zero advantage), keep, drop",
     )
     p.set_defaults(func=run)
 
@@ -75,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         acquisition=args.acquisition,
         budget=args.budget,
+        unlabelled=args.unlabelled,
     )
     r = run_demo(cfg)
     w, s = r["warmup"], r["sampling"]
@@ -89,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"                                     majority vote {_fmt(hidden['majority_vote'])}")
     if (r.get("warmup_fit") or {}).get("hard_rule"):
         print(f"  {describe_choice(r['warmup_fit'])}")
+    tp = r.get("training_prompts") or {}
+    if tp.get("dropped"):
+        print(f"training prompts: the {tp['labelled']} labelled only, {tp['dropped']} unlabelled left out")
+        print(f"  ({tp['reason']})")
     t = r["train"]
     print(
         f"training: {t['steps']} GRPO steps x {t['prompts_per_step']} prompts x {s['n']} rollouts, lr {t['lr']}, "

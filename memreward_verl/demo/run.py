@@ -5,7 +5,9 @@
 2. The warm-up samples rollouts of every training prompt from SmolLM2-135M (transformers, CPU),
    verifies the labelled ones and trains the GNN (:func:`memreward_verl.warmup.run_warmup`).
 3. ``python -m verl.trainer.main_ppo`` trains the policy with GRPO on the CPU backend
-   (:mod:`memreward_verl.cpu`), ``MemRewardManager`` rewarding the unlabelled prompts with the GNN.
+   (:mod:`memreward_verl.cpu`), ``MemRewardManager`` rewarding the unlabelled prompts with the GNN;
+   where the fit serves ``constant`` (equal rewards: zero advantage) it trains on the labelled
+   prompts alone (``unlabelled``).
 4. From verl's own records, per step: where rewards came from, the predicted rewards against the
    hidden truth, validation accuracy; a learning-curve plot and the trained checkpoint.
 
@@ -23,12 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from memreward_verl.config import MemRewardConfig
+from memreward_verl.decision import AUTO_RULE, resolve_rule
 from memreward_verl.demo.tasks import VAL_DATA_SOURCE, arithmetic_tasks
 from memreward_verl.demo.tiny_llm import ensure_tiny_llm
 from memreward_verl.prepare.writer import write_json, write_parquet
 from memreward_verl.train.config import CPUTrainConfig
 from memreward_verl.train.launch import last_checkpoint, run_main_ppo
 from memreward_verl.train.overrides import RunPaths, cpu_overrides, reward_overrides
+from memreward_verl.train.prompts import UNLABELLED_POLICIES, training_prompts
 from memreward_verl.train.report import (
     PromptInfo,
     plot_learning_curves,
@@ -59,6 +63,9 @@ class DemoConfig:
         acquisition: online label acquisition during training (a strategy name: random, uncertainty,
             care, hybrid; None: off), as ``+reward.reward_kwargs.acquisition`` does on a GPU.
         budget: with acquisition, the fraction of each step's unlabelled groups whose labels may be bought.
+        unlabelled: whether GRPO trains on the unlabelled prompts: ``auto`` (not when the fit serves
+            ``constant``: they would get zero advantage; :mod:`memreward_verl.train.prompts`),
+            ``keep`` or ``drop``.
     """
 
     out_dir: str = "runs/demo"
@@ -72,6 +79,11 @@ class DemoConfig:
     progress: bool = True
     acquisition: str | None = None
     budget: float = 0.2
+    unlabelled: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.unlabelled not in UNLABELLED_POLICIES:
+            raise ValueError(f"DemoConfig.unlabelled must be one of {UNLABELLED_POLICIES} (got {self.unlabelled!r})")
 
     @property
     def sampling(self) -> SamplingConfig:
@@ -132,6 +144,11 @@ def run_demo(cfg: DemoConfig | None = None) -> dict[str, Any]:
 
     warm, warm_s = _warmup(cfg, model_dir, train_path)
     labelled = set(json.loads((warm.artifact_dir / "labelled_ids.json").read_text(encoding="utf-8")))
+    served = resolve_rule(AUTO_RULE, 0.5, warm.metrics["fit"])[0]
+    chosen = training_prompts(train_rows, labelled, served, cfg.unlabelled, acquisition=bool(cfg.acquisition))
+    if chosen.dropped:
+        logger.info("training on the %d labelled prompts only: %s", chosen.labelled, chosen.reason)
+        train_path = write_parquet(chosen.rows, out / "data" / "train_labelled.parquet")
 
     paths = RunPaths(model=model_dir, train_files=str(train_path), val_files=str(val_path), out_dir=str(out / "train"))
     method = "memreward_acquisition" if cfg.acquisition else "memreward"
@@ -163,6 +180,12 @@ def run_demo(cfg: DemoConfig | None = None) -> dict[str, Any]:
             k: warm.metrics[k] for k in ("queries", "rollouts", "labelled_queries", "labelled_rollout_accuracy")
         },
         "warmup_hidden_eval": warm.metrics.get("hidden_eval"),
+        "training_prompts": {
+            "labelled": chosen.labelled,
+            "unlabelled": chosen.unlabelled,
+            "dropped": chosen.dropped,
+            "reason": chosen.reason,
+        },
         "warmup_fit": {
             k: warm.metrics["fit"].get(k)
             for k in ("val_auc", "val_f1", "val_cag", "anchor", "hard_rule", "hard_threshold", "oof_cag")

@@ -34,7 +34,16 @@ def demo_run(tmp_path_factory):
         reward_workers=1,
         timeout_s=900,
     )
-    cfg = DemoConfig(out_dir=str(out), train_prompts=16, val_prompts=8, label_ratio=0.5, train=train, progress=False)
+    # unlabelled="keep": the GNN rewards the unlabelled prompts even where the fit serves constant
+    cfg = DemoConfig(
+        out_dir=str(out),
+        train_prompts=16,
+        val_prompts=8,
+        label_ratio=0.5,
+        train=train,
+        progress=False,
+        unlabelled="keep",
+    )
     try:
         return out, run_demo(cfg)
     except TinyLLMError as exc:
