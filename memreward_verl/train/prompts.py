@@ -68,7 +68,7 @@ def training_prompts(
         drop, reason = False, "--unlabelled keep"
     elif served_rule == "constant" and not acquisition:
         drop = True
-        reason = "the fit serves constant: unlabelled prompts would get equal rewards (zero advantage)"
+        reason = "the fit serves constant: the unlabelled prompts would get equal rewards, zero advantage"
     else:
         drop = False
         reason = f"the fit serves {served_rule}" if served_rule else "every prompt is rewarded"
