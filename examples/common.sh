@@ -4,6 +4,7 @@
 # Each recipe is one call, `recipe_main METHOD DOMAIN MODEL "$@"`, which
 #   1. prepares the data set in DATA_DIR unless its files are there (`memreward prepare`),
 #   2. for METHOD=memreward, runs the warm-up into ARTIFACT_DIR unless artifact.json is there,
+#      and trains on the labelled prompts alone where its fit serves `constant` (UNLABELLED=auto),
 #   3. checks the main_ppo command (`memreward preflight`: Ray CPUs, sampling, GPU-side modules),
 #   4. runs verl 0.9's main_ppo with the paper's GRPO settings and the method's reward.
 # Arguments: --dry-run prints the plan (stderr) and the final main_ppo command with one override
@@ -108,6 +109,9 @@ _defaults() {
     : "${DATA_ROOT=${REPO_DIR%/*}/shared/data}"
     : "${GPQA_FILE:=}"
     : "${WARMUP_BACKEND:=auto}"
+    # MemReward: train on the unlabelled prompts? auto: not when the warm-up fit serves `constant`
+    # (every unlabelled group would get equal rewards: zero GRPO advantage); keep; drop.
+    : "${UNLABELLED:=auto}"
 
     # Where things go.
     : "${OUTPUT_ROOT:=${REPO_DIR}/runs/verl}"
@@ -136,6 +140,7 @@ _check_params() {
         die "N_GPUS (${N_GPUS}) must be a multiple of ROLLOUT_TP (${ROLLOUT_TP}); set ROLLOUT_TP=1 on fewer GPUs"
     [[ "${SEED}" =~ ^[0-9]+$ ]] || die "SEED must be a non-negative integer (got '${SEED}')"
     [[ "${PREFLIGHT}" == 0 || "${PREFLIGHT}" == 1 ]] || die "PREFLIGHT must be 0 or 1 (got '${PREFLIGHT}')"
+    _contains "${UNLABELLED}" auto keep drop || die "UNLABELLED must be auto, keep or drop (got '${UNLABELLED}')"
     # vLLM (and transformers, in the warm-up) reject greedy decoding with n > 1.
     local sampling_error
     sampling_error="$("${PYTHON}" -c '
@@ -270,6 +275,41 @@ _warmup() {
         die "warm-up finished but did not write ${ARTIFACT_DIR}/artifact.json"
 }
 
+# _unlabelled_prompts OVERRIDES...: for MemReward, TRAIN_FILE becomes the labelled prompts alone with
+# UNLABELLED=drop, or with UNLABELLED=auto when the warm-up fit serves `constant` (their rewards would
+# all be equal: zero advantage, and they would only thin out each step's labelled groups). Not when
+# TRAIN_FILE was set, nor when the overrides set the hard rule, the reward mode or acquisition.
+_unlabelled_prompts() {
+    [[ "${METHOD}" == memreward && -z "${TRAIN_FILE_GIVEN}" && "${UNLABELLED}" != keep ]] || return 0
+    local labelled="${DATA_DIR}/train_labelled_${RATIO_TAG}.parquet" arg rule
+    if [[ "${UNLABELLED}" == drop ]]; then
+        TRAIN_FILE="${labelled}"
+        log "training prompts: the labelled ones only (UNLABELLED=drop)"
+        return 0
+    fi
+    for arg in "$@"; do
+        case "${arg}" in
+            *reward_kwargs.hard_rule=* | *reward_kwargs.rule.hard_rule=* | *reward_kwargs.reward_mode=* | \
+                *reward_kwargs.rule.mode=* | *reward_kwargs.acquisition=* | *reward_kwargs.acquire.*)
+                log "training prompts: all (UNLABELLED=auto; the overrides set the reward rule or acquisition)"
+                return 0
+                ;;
+        esac
+    done
+    if [[ "${DRY_RUN}" == 1 && ! -f "${ARTIFACT_DIR}/metrics.json" ]]; then
+        log "training prompts: chosen after the warm-up (UNLABELLED=auto: the labelled ones only if it serves constant)"
+        return 0
+    fi
+    rule="$("${PYTHON}" -c '
+import sys
+from memreward_verl.train.prompts import served_rule
+print(served_rule(sys.argv[1]) or "")' "${ARTIFACT_DIR}")" || die "cannot read the warm-up's rule in ${ARTIFACT_DIR}"
+    if [[ "${rule}" == constant ]]; then
+        TRAIN_FILE="${labelled}"
+        log "training prompts: the labelled ones only (the warm-up fit serves constant: the unlabelled would get equal rewards, zero advantage; UNLABELLED=keep trains on them anyway)"
+    fi
+}
+
 # _reward_overrides: the reward part of the main_ppo command for METHOD, into REWARD_ARGS.
 _reward_overrides() {
     case "${METHOD}" in
@@ -347,6 +387,7 @@ recipe_main() {
         : "${EXPERIMENT_NAME:=${METHOD}-${DOMAIN}-${model_tag}-r${RATIO_TAG}-s${SEED}}"
     fi
     : "${RUN_DIR:=${OUTPUT_ROOT}/runs/${EXPERIMENT_NAME}}"
+    TRAIN_FILE_GIVEN="${TRAIN_FILE:-}"
     if [[ "${METHOD}" == labelled_only ]]; then
         : "${TRAIN_FILE:=${DATA_DIR}/train_labelled_${RATIO_TAG}.parquet}"
     else
@@ -357,6 +398,7 @@ recipe_main() {
     _prepare
     if [[ "${METHOD}" == memreward ]]; then
         _warmup
+        _unlabelled_prompts "${extra[@]}"
     fi
     local REWARD_ARGS=()
     _reward_overrides

@@ -11,6 +11,7 @@ prepare -> warm-up -> preflight -> main_ppo order and the "if missing" skips wit
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shlex
@@ -713,3 +714,42 @@ def test_failed_preflight_stops_before_main_ppo(tmp_path):
     proc = run_recipe(EXAMPLES / "run_math_qwen3b.sh", {**env, "PREFLIGHT": "0"}, "ray_kwargs.ray_init.num_cpus=4")
     assert proc.returncode == 0, proc.stderr
     assert log.read_text().splitlines()[-1].split()[1] == "verl.trainer.main_ppo"
+
+
+@pytest.mark.parametrize(
+    ("hard_rule", "env", "args", "labelled_only"),
+    [
+        ("constant", {}, [], True),
+        ("threshold", {}, [], False),
+        ("constant", {"UNLABELLED": "keep"}, [], False),
+        ("threshold", {"UNLABELLED": "drop"}, [], True),
+        ("constant", {}, ["++reward.reward_kwargs.hard_rule=threshold"], False),
+        ("constant", {}, ["+reward.reward_kwargs.acquisition=care"], False),
+    ],
+)
+def test_memreward_trains_on_the_labelled_prompts_where_the_fit_serves_constant(
+    tmp_path, hard_rule, env, args, labelled_only
+):
+    """After the warm-up the recipe reads the rule its fit serves: `constant` (zero advantage for every
+    unlabelled group) -> data.train_files is the labelled prompts alone, unless UNLABELLED=keep or the
+    overrides choose the rule or acquisition; UNLABELLED=drop always."""
+    log = tmp_path / "calls.log"
+    stub = tmp_path / "python-stub"
+    fit = json.dumps({"hard_rule": hard_rule, "hard_threshold": 0.5}).replace("{", "{{").replace("}", "}}")
+    warmup = ': > "$out/artifact.json" ;;'
+    body = _STUB.replace(warmup, f': > "$out/artifact.json"; echo \'{fit}\' > "$out/metrics.json" ;;')
+    assert body != _STUB
+    stub.write_text(body.format(python=shlex.quote(sys.executable), log=shlex.quote(str(log))))
+    stub.chmod(stub.stat().st_mode | stat.S_IXUSR)
+    proc = run_recipe(EXAMPLES / "run_math_qwen3b.sh", _base_env(tmp_path / "out", PYTHON=str(stub), **env), *args)
+    assert proc.returncode == 0, proc.stderr
+    main_ppo = log.read_text().splitlines()[-1]
+    data = tmp_path / "out" / "data" / "math-s0"
+    expected = data / ("train_labelled_0.2.parquet" if labelled_only else "train.parquet")
+    assert f"data.train_files={expected} " in main_ppo
+    assert ("training prompts: the labelled ones only" in proc.stderr) == labelled_only
+
+
+def test_unlabelled_policy_is_checked(tmp_path):
+    proc = run_recipe(EXAMPLES / "run_math_qwen3b.sh", _base_env(tmp_path / "out", UNLABELLED="sometimes"), "--dry-run")
+    assert proc.returncode != 0 and "UNLABELLED must be auto, keep or drop" in proc.stderr

@@ -11,11 +11,15 @@ groups get ground truth.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-__all__ = ["UNLABELLED_POLICIES", "TrainPrompts", "training_prompts"]
+from memreward_verl.decision import AUTO_RULE, resolve_rule
+
+__all__ = ["UNLABELLED_POLICIES", "TrainPrompts", "served_rule", "training_prompts"]
 
 # auto: drop the unlabelled prompts exactly when they would get zero advantage; keep/drop: always.
 UNLABELLED_POLICIES = ("auto", "keep", "drop")
@@ -77,3 +81,22 @@ def training_prompts(
         raise ValueError(f"no labelled training prompt to train on ({reason}); label some or keep the unlabelled")
     kept = lab if drop else list(rows)
     return TrainPrompts(kept, len(lab), 0 if drop else len(unlab), len(unlab) if drop else 0, reason)
+
+
+def served_rule(artifact_dir: str | Path) -> str | None:
+    """The hard rule ``hard_rule=auto`` serves for this artifact (its fit's choice); None without a fit
+    record (no ``metrics.json``). The recipes call it after the warm-up to choose their training file.
+
+    Raises:
+        ValueError: a ``metrics.json`` that is not a JSON object, or names an unknown rule.
+    """
+    path = Path(artifact_dir) / "metrics.json"
+    if not path.is_file():
+        return None
+    try:
+        metrics = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not JSON ({exc})") from exc
+    if not isinstance(metrics, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(metrics).__name__}")
+    return resolve_rule(AUTO_RULE, 0.5, metrics)[0]
