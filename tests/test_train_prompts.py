@@ -36,3 +36,22 @@ def test_explicit_policies_and_errors():
         training_prompts([rows[0], {"prompt": []}], labelled, "threshold")
     with pytest.raises(ValueError, match="unlabelled"):
         DemoConfig(unlabelled="never")
+
+
+def test_served_rule_reads_the_fit_record(tmp_path):
+    """What hard_rule=auto serves for an artifact: its fit's choice; None without a record; bad records named."""
+    import json
+
+    from memreward_verl.train.prompts import served_rule
+
+    assert served_rule(tmp_path) is None
+    (tmp_path / "metrics.json").write_text(json.dumps({"hard_rule": "constant", "hard_threshold": 0.5}))
+    assert served_rule(tmp_path) == "constant"
+    (tmp_path / "metrics.json").write_text(json.dumps({"val_auc": 0.7}))  # a fit that chose nothing: threshold
+    assert served_rule(tmp_path) == "threshold"
+    (tmp_path / "metrics.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="metrics.json: expected a JSON object"):
+        served_rule(tmp_path)
+    (tmp_path / "metrics.json").write_text("{torn")
+    with pytest.raises(ValueError, match="metrics.json: not JSON"):
+        served_rule(tmp_path)
