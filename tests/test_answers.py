@@ -244,3 +244,35 @@ def test_keys_clustering_with_gold_agree_with_real_scores():
     assert total == 800
     assert agree_score / total > 0.95  # measured 0.99875: the one miss is the dataset's "10{,}000" != 10000
     assert agree_verifier == total
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The answer is **42**.",
+        "**Answer:** 42",
+        "Answer: **42**",
+        "**Answer: 42**",
+        "#### **42**",
+        "So the answer is __42__.",
+    ],
+)
+def test_a_bolded_answer_reads_and_grades_as_the_plain_one(text):
+    """Markdown emphasis around an answer (common in instruct models' outputs) is not part of it: the math
+    verifier grades it right, and the vote gives it the plain answer's key."""
+    from memreward_verl.verify import verify
+
+    assert extract_answer(text, "math") == "42"
+    assert answer_key(text, "math") == answer_key("The answer is 42.", "math")
+    assert verify("openai/gsm8k", text, "42") == 1.0
+    assert extract_answer(text, "date_reasoning") == "42"
+
+
+def test_emphasis_only_where_it_is_markdown():
+    from memreward_verl.answers.markers import strip_emphasis
+
+    assert extract_answer("**Answer:** B", "qa") == "B"
+    assert extract_answer("The correct option is **C**.", "qa") == "C"
+    assert strip_emphasis("**The answer is *42*.**") == "The answer is 42."
+    for kept in ("2**10 = 1024", "2*3 = 6 and 4*5", "a * b", "x__y", "$x^*$", "A* search"):
+        assert strip_emphasis(kept) == kept

@@ -56,6 +56,7 @@ def _patterns(labels: str) -> list[re.Pattern[str]]:
             rf"(?i:answer\s*(?:is|would\s+be|will\s+be|:)\s*[:\-]?\s*(?:option|choice|letter)?\s*[:\-]?)\s*{lab}"
         ),
         re.compile(rf"####\s*{lab}"),
+        re.compile(rf"(?i:(?:correct|right|best|final)\s+(?:option|choice)\s*(?:is|would\s+be|:))\s*[:\-]?\s*{lab}"),
         re.compile(rf"(?i:option|choice)\s*{lab}\s*(?i:is|would\s+be)\s*(?i:the\s+)?(?i:correct|right|best)"),
         re.compile(rf"{lab}\s*(?i:is)\s*(?i:the\s+)?(?i:correct|right|best)\s*(?i:answer|option|choice)"),
         re.compile(rf"(?i:I\s+(?:choose|pick|select)|my\s+choice\s+is|go\s+with)\s*(?i:option)?\s*{lab}"),

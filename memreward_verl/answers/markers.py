@@ -12,10 +12,25 @@ import re
 
 
 def _strip_reasoning(text: str) -> str:
+    """The text after a ``<think>`` trace, markdown emphasis removed (every extractor reads this)."""
     # Imported lazily: the verify package imports this module at load time.
     from memreward_verl.verify.base import strip_reasoning
 
-    return strip_reasoning(text)
+    return strip_emphasis(strip_reasoning(text))
+
+
+# Markdown emphasis, paired on one line: ``*x*``, ``**x**``, ``***x***``, ``__x__`` ("**Answer:** 42",
+# "The answer is **42**."). Not a run after a word character, ``^`` or ``\`` ("2**10", "2*3", "x^*"),
+# nor one that does not open before and close after non-space text ("a * b", "A* search").
+_EMPHASIS = re.compile(r"(?<![\w*\\^])(\*{1,3}|__)(?=[^\s*])(.+?)(?<=[^\s*\\^])\1(?![\w*])")
+
+
+def strip_emphasis(text: str) -> str:
+    """``text`` without markdown emphasis markers, so a bolded answer reads as the plain one."""
+    previous = None
+    while previous != text:  # nested: "**The answer is *42*.**"
+        previous, text = text, _EMPHASIS.sub(r"\2", text)
+    return text
 
 
 # ------------------------------------------------------------------------------------ \boxed{}
