@@ -50,8 +50,8 @@ def test_served_rule_reads_the_fit_record(tmp_path):
     (tmp_path / "metrics.json").write_text(json.dumps({"val_auc": 0.7}))  # a fit that chose nothing: threshold
     assert served_rule(tmp_path) == "threshold"
     (tmp_path / "metrics.json").write_text("[1, 2]")
-    with pytest.raises(ValueError, match="metrics.json: expected a JSON object"):
+    with pytest.raises(ValueError, match="metrics.json: the top level must be a JSON object"):
         served_rule(tmp_path)
     (tmp_path / "metrics.json").write_text("{torn")
-    with pytest.raises(ValueError, match="metrics.json: not JSON"):
+    with pytest.raises(ValueError, match="metrics.json: not valid JSON"):
         served_rule(tmp_path)

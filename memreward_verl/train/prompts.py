@@ -11,13 +11,13 @@ groups get ground truth.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from memreward_verl.decision import AUTO_RULE, resolve_rule
+from memreward_verl.files import read_json
 
 __all__ = ["UNLABELLED_POLICIES", "TrainPrompts", "served_rule", "training_prompts"]
 
@@ -88,15 +88,10 @@ def served_rule(artifact_dir: str | Path) -> str | None:
     record (no ``metrics.json``). The recipes call it after the warm-up to choose their training file.
 
     Raises:
-        ValueError: a ``metrics.json`` that is not a JSON object, or names an unknown rule.
+        FileFormatError: a ``metrics.json`` that is not a JSON object (a ValueError).
+        ValueError: a fit record naming an unknown rule.
     """
     path = Path(artifact_dir) / "metrics.json"
     if not path.is_file():
         return None
-    try:
-        metrics = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not JSON ({exc})") from exc
-    if not isinstance(metrics, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(metrics).__name__}")
-    return resolve_rule(AUTO_RULE, 0.5, metrics)[0]
+    return resolve_rule(AUTO_RULE, 0.5, read_json(path, dict))[0]
