@@ -104,6 +104,7 @@ CASES = [
     (["demo", "--out", "{new}", "--acquisition", "carefully"], "run", "--acquisition: unknown strategy 'carefully'"),
     (["demo", "--out", "{new}", "--budget", "1.5"], "parse", "--budget: must be in [0, 1]"),
     (["demo", "--out", "{new}", "--label-ratio", "0"], "parse", "--label-ratio: must be in (0, 1]"),
+    (["demo", "--out", "{new}", "--compute-dtype", "fp16"], "parse", "--compute-dtype: invalid choice: 'fp16'"),
     # eval-acquisition: a rollout file in, a report and a plot out
     (["eval-acquisition", "{missing}", "--out", "{new}"], "parse", "{missing}: no such file"),
     ([*ACQ, "--out", "{dir}"], "run", "--out {dir}: is a directory"),

@@ -7,6 +7,7 @@ import dataclasses
 import math
 
 from memreward_verl.cli_args import creatable_dir, fraction, non_negative_int, positive_float, positive_int, ratio
+from memreward_verl.cpu.precision import COMPUTE_DTYPES
 from memreward_verl.decision import describe_choice
 from memreward_verl.demo.run import DemoConfig, run_demo
 from memreward_verl.train.prompts import UNLABELLED_POLICIES
@@ -27,6 +28,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=positive_float, default=t.lr)
     p.add_argument("--val-every", type=non_negative_int, default=t.val_every)
     p.add_argument("--threads", type=positive_int, default=d.threads)
+    p.add_argument(
+        "--compute-dtype",
+        choices=COMPUTE_DTYPES,
+        default=t.compute_dtype,
+        help="actor and reference compute dtype: auto (bf16 only where the CPU runs it natively), fp32, bf16",
+    )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--no-progress", action="store_true")
     p.add_argument(
@@ -68,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         val_every=args.val_every,
         seed=args.seed,
         threads=args.threads,
+        compute_dtype=args.compute_dtype,
         # the warm-up's draws and its labelled subset follow the seed too
         sampling=dataclasses.replace(base.train.sampling, seed=args.seed),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from memreward_verl.cpu.precision import COMPUTE_DTYPES
 from memreward_verl.warmup.sampling import SamplingConfig
 
 __all__ = ["CPUTrainConfig"]
@@ -26,6 +27,8 @@ class CPUTrainConfig:
         seed: data order, rollout sampling and actor initialisation.
         save_checkpoint: save the trained actor (with a Hugging Face copy) after the last step.
         threads: torch threads of the rollout server (default: every core).
+        compute_dtype: what the FSDP actor and reference model compute in: ``fp32``, ``bf16`` (verl's
+            default on GPUs) or ``auto`` (bf16 only where the CPU runs it natively; memreward_verl.cpu.precision).
         reward_workers: verl ``reward.num_workers``.
         ray_cpus: logical CPUs of the local Ray cluster (actors are time-shared on the real cores).
         timeout_s: the whole ``main_ppo`` run is stopped after this long (a stuck run is an error).
@@ -46,6 +49,7 @@ class CPUTrainConfig:
     seed: int = 0
     save_checkpoint: bool = True
     threads: int | None = None
+    compute_dtype: str = "auto"
     reward_workers: int = 2
     ray_cpus: int = 8
     timeout_s: float = 3600.0
@@ -63,6 +67,10 @@ class CPUTrainConfig:
             raise ValueError(
                 f"CPUTrainConfig: prompts_per_step={self.prompts_per_step} is not divisible by "
                 f"mini_batches={self.mini_batches}"
+            )
+        if self.compute_dtype not in COMPUTE_DTYPES:
+            raise ValueError(
+                f"CPUTrainConfig.compute_dtype must be one of {', '.join(COMPUTE_DTYPES)} (got {self.compute_dtype!r})"
             )
         if self.val_every < 0 or self.timeout_s <= 0:
             raise ValueError(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from memreward_verl.cpu.precision import resolve_compute_dtype
 from memreward_verl.cpu.rollout_names import ROLLOUT_NAME
 from memreward_verl.train.config import CPUTrainConfig
 
@@ -60,6 +61,9 @@ def cpu_overrides(cfg: CPUTrainConfig, paths: RunPaths) -> list[str]:
     sp = cfg.sampling
     mini = cfg.prompts_per_step // cfg.mini_batches
     kl = cfg.kl_loss_coef > 0
+    dtype = resolve_compute_dtype(cfg.compute_dtype)
+    # ``++``: the key is absent from verl 0.9's YAML (a dataclass field) but may be present in others.
+    precision = f"{{param_dtype:{dtype},reduce_dtype:fp32,buffer_dtype:fp32}}"
     save = [
         f"trainer.save_freq={cfg.steps if cfg.save_checkpoint else -1}",
         "actor_rollout_ref.actor.checkpoint.save_contents=[model,hf_model]",
@@ -85,6 +89,8 @@ def cpu_overrides(cfg: CPUTrainConfig, paths: RunPaths) -> list[str]:
         "actor_rollout_ref.actor.use_torch_compile=False",
         "actor_rollout_ref.actor.fsdp_config.use_torch_compile=False",  # what the engine reads
         "actor_rollout_ref.ref.fsdp_config.use_torch_compile=False",
+        f"++actor_rollout_ref.actor.fsdp_config.mixed_precision={precision}",
+        f"++actor_rollout_ref.ref.fsdp_config.mixed_precision={precision}",
         f"actor_rollout_ref.actor.optim.lr={cfg.lr}",
         f"actor_rollout_ref.actor.ppo_mini_batch_size={mini}",
         f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={cfg.micro_batch}",
