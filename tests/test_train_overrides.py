@@ -79,7 +79,7 @@ def test_compute_dtype_reaches_the_engine_config(dtype, paths):
 
 
 def test_auto_dtype_follows_the_cpu():
-    """bf16 only where oneDNN runs it natively (emulated bf16 made a CPU step 20x slower)."""
+    """bf16 only where oneDNN runs it natively (emulated bf16 made a CPU step 8x slower)."""
     assert resolve_compute_dtype("auto") == ("bf16" if native_bf16() else "fp32")
     assert resolve_compute_dtype("fp32") == "fp32"
 

@@ -3,8 +3,8 @@
 verl's FSDP engine computes in bfloat16 by default (``fsdp_config.mixed_precision.param_dtype``,
 autocast in every forward). On a CPU without native bfloat16 instructions (AVX512-BF16 or AMX),
 oneDNN emulates them: on a 2-core AVX2 EPYC a bfloat16 ``Linear`` under autocast took 9x the
-float32 time, and one GRPO step of the CI test's run 742 s instead of about 35 s
-(BENCHMARKS.md section 7). ``auto`` keeps bfloat16 only where the CPU runs it natively.
+float32 time, and one GRPO step of the CI test's run 742 s against 88 s in float32 (BENCHMARKS.md
+section 7). ``auto`` keeps bfloat16 only where the CPU runs it natively.
 """
 
 from __future__ import annotations
