@@ -39,7 +39,8 @@ class TextConfig:
     # Without a marker, the last `fallback_answer_chars` characters (cut at a line start when
     # possible) are the answer: final answers sit at the end of a response.
     fallback_answer_chars: int = 200
-    # Character caps applied after the split; MiniLM reads 256 tokens (~1000 chars) anyway.
+    # Character caps applied after the split; MiniLM reads 256 tokens (~1000 chars) anyway. They bound
+    # what is embedded only: answer keys are read from the whole response (answers.rollout_key).
     max_query_chars: int = 1500
     max_think_chars: int = 1500
     max_answer_chars: int = 500

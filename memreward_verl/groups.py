@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from memreward_verl.answers import answer_key
+from memreward_verl.answers import rollout_key
 from memreward_verl.config import MemRewardConfig
 from memreward_verl.embed import Embedder
 from memreward_verl.features import GROUP_FEATURES, answer_clusters, group_features
@@ -218,14 +218,13 @@ def featurise_groups(
     behaviour = code_behaviour(queries, cfg) if behaviour is None else behaviour
     if len(behaviour) != len(queries):
         raise ValueError(f"code behaviour holds {len(behaviour)} groups, the queries {len(queries)}")
-    _, _, a_texts = node_texts(queries, cfg)
-    owner, labels, raw = [], [], []
+    owner, labels, raw, keys = [], [], [], []
     for qi, q in enumerate(queries):
         for r in q.rollouts:
             owner.append(qi)
             raw.append(r.text)
             labels.append(-1 if r.label is None else int(r.label))
-    keys = [answer_key(a_texts[i], queries[owner[i]].domain) for i in range(n_rollouts)]
+            keys.append(rollout_key(r.text, q.domain, q.question, q.extra))  # what the verifier reads
     feats = np.zeros((n_rollouts, len(GROUP_FEATURES)), dtype=np.float32)
     start = 0
     for qi, q in enumerate(queries):

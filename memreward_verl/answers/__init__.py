@@ -12,7 +12,9 @@ Three things live here:
   ``\\frac{1}{2}`` -> ``0.5``), dates are ISO (``Nov 22, 2002`` -> ``2002-11-22``), option letters
   upper case, short phrases lower case without punctuation or articles. ``None`` means no answer
   could be read; such rollouts agree with nobody by key (embedding similarity may still link them,
-  see features.py).
+  see features.py). :func:`rollout_key` is the key of one rollout as the vote, the features and the
+  memory worker read it: the whole response, with the options the choice verifier uses
+  (:func:`choice_options`).
 * :func:`equivalent_keys` clusters the keys of ONE group: different strings that are the same
   mathematical answer under the math verifier's own comparison
   (:func:`memreward_verl.verify.math_verifier.math_equal`, math-verify) share a cluster, e.g.
@@ -33,7 +35,7 @@ from __future__ import annotations
 
 # ``X as X``: public before the split but never in ``__all__``; still importable from the package.
 from memreward_verl.answers.choice import LETTERS as LETTERS
-from memreward_verl.answers.choice import extract_choice, parse_options
+from memreward_verl.answers.choice import choice_options, extract_choice, parse_options
 from memreward_verl.answers.dates import canonical_date, find_dates
 from memreward_verl.answers.equivalence import EQUIVALENCE_BUDGET_S as EQUIVALENCE_BUDGET_S
 from memreward_verl.answers.equivalence import EQUIVALENCE_TIMEOUT_S as EQUIVALENCE_TIMEOUT_S
@@ -44,7 +46,15 @@ from memreward_verl.answers.equivalence import (
     unify_keys,
 )
 from memreward_verl.answers.extract import extract_answer, extract_generic
-from memreward_verl.answers.keys import answer_key, choice_key, code_key, math_key, normalize_answer, text_key
+from memreward_verl.answers.keys import (
+    answer_key,
+    choice_key,
+    code_key,
+    math_key,
+    normalize_answer,
+    rollout_key,
+    text_key,
+)
 from memreward_verl.answers.markers import last_boxed
 from memreward_verl.answers.math_answer import clean_math_answer, extract_math_answer
 
@@ -53,6 +63,7 @@ __all__ = [
     "MAX_EQUIVALENCE_KEYS",
     "answer_key",
     "canonical_date",
+    "choice_options",
     "choice_key",
     "clean_math_answer",
     "code_key",
@@ -66,6 +77,7 @@ __all__ = [
     "math_key",
     "normalize_answer",
     "parse_options",
+    "rollout_key",
     "text_key",
     "unify_keys",
 ]

@@ -45,6 +45,25 @@ def parse_options(question: str) -> dict[str, str]:
     return found if len(found) >= 2 else {}
 
 
+def choice_options(
+    question: str | None, extra_info: Mapping[str, object] | None = None
+) -> dict[str, str] | list[str] | None:
+    """The options a multiple-choice rollout is read against: ``extra_info["options"]`` or
+    ``["choices"]`` where given, else those parsed from ``question`` (or ``extra_info["question"]``).
+
+    The choice verifier and the vote both ask here, so on one rollout they read the same option.
+    ``None`` where none are known (labels alone are then read).
+    """
+    extra = extra_info or {}
+    for key in ("options", "choices"):
+        value = extra.get(key)
+        if isinstance(value, Mapping | list | tuple) and value:
+            return dict(value) if isinstance(value, Mapping) else list(value)
+    if not isinstance(question, str):
+        question = extra.get("question")
+    return (parse_options(question) or None) if isinstance(question, str) else None
+
+
 @functools.lru_cache(maxsize=16)
 def _patterns(labels: str) -> list[re.Pattern[str]]:
     # Words match in any case, labels only in upper case ("the answer is a dog" names no option)

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
-from memreward_verl.answers.choice import LETTERS, _label_in
+from memreward_verl.answers.choice import LETTERS, _label_in, choice_options
 from memreward_verl.answers.dates import canonical_date
 from memreward_verl.answers.extract import _MAX_PHRASE_CHARS, extract_answer
 from memreward_verl.answers.markers import _FENCE
@@ -151,6 +151,20 @@ def answer_key(text: str, domain: str, options: Mapping[str, str] | Sequence[str
     if domain == "code":
         return code_key(text)
     return normalize_answer(extract_answer(text, domain, options), domain)
+
+
+def rollout_key(
+    response: str, domain: str, question: str | None = None, extra_info: Mapping[str, object] | None = None
+) -> str | None:
+    """Key of one rollout as its verifier reads it: the WHOLE response, and for multiple choice the
+    options the choice verifier reads (:func:`~memreward_verl.answers.choice.choice_options`).
+
+    Not the answer node's text (text.py keeps only its last ``max_answer_chars`` for embedding): a
+    rollout that states ``\\boxed{25}`` and then runs on to its length limit answered 25, and its
+    verifier says so; a key read from the tail would call it unreadable and split a unanimous group.
+    """
+    options = choice_options(question, extra_info) if domain == "qa" else None
+    return answer_key(response, domain, options)
 
 
 def math_key(text: str) -> str | None:

@@ -67,7 +67,7 @@ def load_vote_service(
         raise ValueError("give artifact_dir or labelled_ids_file, not both: each names the labelled prompts")
     if artifact_dir:
         artifact = load_artifact(artifact_dir)
-        return MajorityVoteService(artifact.labelled_ids, rule, cfg, artifact.cfg.text, acquire=acquire)
+        return MajorityVoteService(artifact.labelled_ids, rule, cfg, acquire=acquire)
     ids = read_labelled_ids_file(labelled_ids_file) if labelled_ids_file else []
     return MajorityVoteService(ids, rule, cfg, acquire=acquire)
 

@@ -271,7 +271,9 @@ class MemoryService(GroupCollector):
             Rollout(text=s.response, label=None if labels is None else int(labels[i] >= 0.5))
             for i, s in enumerate(samples)
         ]
-        query = Query(query_id, first.domain, first.data_source, first.question, None, rollouts)
+        # Only the options reach the keys (answers.rollout_key reads them as the choice verifier does).
+        options = {k: first.extra_info[k] for k in ("options", "choices") if k in (first.extra_info or {})}
+        query = Query(query_id, first.domain, first.data_source, first.question, None, rollouts, options)
         return encode_groups([query], self.arrival.cached(), self.artifact.cfg)
 
     def _predict_sync(self, samples: list[RewardSample]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

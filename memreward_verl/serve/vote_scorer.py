@@ -14,12 +14,10 @@ from collections.abc import Callable
 import numpy as np
 
 from memreward_verl.acquisition.oracle import LabelOracle
-from memreward_verl.answers import answer_key, unify_keys
-from memreward_verl.config import TextConfig
+from memreward_verl.answers import rollout_key, unify_keys
 from memreward_verl.reward import AcquisitionInfo, RewardRule, RewardSample, majority_vote_rewards
 from memreward_verl.serve.collector import Group, GroupCollector, GroupOutcome
 from memreward_verl.serve.options import AcquireOptions, CollectOptions
-from memreward_verl.text import build_node_text
 
 __all__ = ["MajorityVoteService"]
 
@@ -33,9 +31,9 @@ class MajorityVoteService(GroupCollector):
     :class:`MemoryService` with the vote shares as probabilities and equal answers as clusters; a
     bought group gets the oracle's rewards instead of its vote.
 
-    A rollout's answer is the answer part of its node text (text.py) normalised by
-    :func:`memreward_verl.answers.answer_key` for its domain, the same keys the GNN's group
-    features use; the rule (ties, unparseable answers) is :func:`memreward_verl.reward.majority_vote_rewards`.
+    A rollout's answer is :func:`memreward_verl.answers.rollout_key` of its whole response (what its
+    verifier reads), the same keys the GNN's group features use; the rule (ties, unparseable answers)
+    is :func:`memreward_verl.reward.majority_vote_rewards`.
     Without an embedder, an answer that has no key (long free text, empty output) is unparseable;
     it is not matched by embedding as the offline features do. A straggler (arrived after its group
     closed) is compared with the plurality answers its group had; ``pred_prob`` is the share of the
@@ -45,7 +43,6 @@ class MajorityVoteService(GroupCollector):
         labelled_ids: query ids whose rollouts get ground truth instead (routed by the managers).
         rule: only ``abstain_reward`` is used (neutral timeouts).
         cfg: collection settings (``grow_memory`` must be off).
-        text: how responses are split into thinking and answer (an artifact's, or the default).
         clock: monotonic clock (tests substitute a fake).
         oracle: labels of bought groups with ``acquire`` (default: :class:`VerifierOracle`).
         acquire: online label acquisition (None or ``strategy=None``: off).
@@ -56,7 +53,6 @@ class MajorityVoteService(GroupCollector):
         labelled_ids: frozenset[str] | set[str] | list[str] = frozenset(),
         rule: RewardRule | None = None,
         cfg: CollectOptions | None = None,
-        text: TextConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
         oracle: LabelOracle | None = None,
         acquire: AcquireOptions | None = None,
@@ -65,7 +61,6 @@ class MajorityVoteService(GroupCollector):
         if self.cfg.grow_memory:
             raise ValueError("'grow_memory' needs a memory; reward mode 'majority_vote' has none")
         self.labelled_ids = frozenset(labelled_ids)
-        self.text = text or TextConfig()
         # uid -> (answer counts, group size) of closed groups, for stragglers
         self._votes: OrderedDict[str, tuple[Counter[str], int]] = OrderedDict()
         self.desk = self._make_desk(oracle, None)  # no memory: purchases only reward their own group
@@ -80,7 +75,7 @@ class MajorityVoteService(GroupCollector):
 
     def answer_key(self, sample: RewardSample) -> str | None:
         """The normalised answer of one rollout (None: unparseable)."""
-        return answer_key(build_node_text(sample.question, sample.response, self.text).answer, sample.domain)
+        return rollout_key(sample.response, sample.domain, sample.question, sample.extra_info)
 
     async def _decide(self, group: Group, timed_out: bool) -> list[GroupOutcome]:
         # Equivalent answers (1/2 and 0.5) count as one, as in the offline vote's clusters.

@@ -13,7 +13,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 # The extraction is shared with the answer-agreement vote: memreward_verl/answers/.
-from memreward_verl.answers.choice import LETTERS, _as_mapping, _labels, _norm, extract_choice, parse_options
+from memreward_verl.answers.choice import (
+    LETTERS,
+    _as_mapping,
+    _labels,
+    _norm,
+    choice_options,
+    extract_choice,
+    parse_options,
+)
 from memreward_verl.verify.base import VERIFIERS, Status, Verifier, VerifyResult
 
 __all__ = ["ChoiceVerifier", "extract_choice", "parse_options", "CHOICE_SOURCES", "LETTERS"]
@@ -32,19 +40,6 @@ CHOICE_SOURCES: dict[str, tuple[int, tuple[str, ...]]] = {
     "siqa": (3, ("social_i_qa", "allenai/social_i_qa")),
     "multiple_choice": (10, ("mcq", "choice")),
 }
-
-
-def _options_from(extra_info: Mapping[str, Any] | None) -> dict[str, str] | list[str] | None:
-    if not extra_info:
-        return None
-    for key in ("options", "choices"):
-        value = extra_info.get(key)
-        if isinstance(value, Mapping | list | tuple) and value:
-            return value if isinstance(value, Mapping) else list(value)
-    question = extra_info.get("question")
-    if isinstance(question, str):
-        return parse_options(question) or None
-    return None
 
 
 class ChoiceVerifier(Verifier):
@@ -83,7 +78,7 @@ class ChoiceVerifier(Verifier):
         )
 
     def verify(self, response: str, ground_truth: str, extra_info: Mapping[str, Any] | None = None) -> VerifyResult:
-        options = _options_from(extra_info)
+        options = choice_options(None, extra_info)
         gold = self.gold_label(ground_truth, options)
         answer = extract_choice(response or "", self.n_options, options)
         if answer is None:

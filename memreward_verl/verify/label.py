@@ -155,7 +155,8 @@ def label_queries(queries: Sequence[Query], config: LabelConfig | None = None) -
             report.n_rollouts_unlabelled += len(q.rollouts)
             continue
         report.n_queries_labelled += 1
-        extra = {"question": q.question, "prompt": q.question, "ability": q.domain}
+        # The record's own fields (e.g. "options") too: the vote reads the same (answers.rollout_key).
+        extra = {**q.extra, "question": q.question, "prompt": q.question, "ability": q.domain}
         for ri, r in enumerate(q.rollouts):
             if cfg.only_missing and r.label is not None:
                 report.n_rollouts_kept += 1
