@@ -56,15 +56,21 @@ def mlp_baseline(memory: ExperienceMemory, cfg: MemRewardConfig) -> tuple[np.nda
     has_label = np.zeros(g.num_queries, dtype=bool)
     has_label[g.rollout_query[known]] = True
     train_q, val_q = split_labelled(memory.query_labelled & has_label, cfg.fit.val_fraction, cfg.fit.seed)
-    y = torch.as_tensor(np.where(known, memory.labels, 0), dtype=torch.float32)
-    train_ids = torch.as_tensor(np.flatnonzero(np.isin(g.rollout_query, train_q) & known))
-    val_ids = torch.as_tensor(np.flatnonzero(np.isin(g.rollout_query, val_q) & known))
+    # Rollouts are independent in an MLP: training and validation forward only their own rows
+    # (dropout over every rollout each epoch was 70% of this baseline's time on 9,000 rollouts).
+    train_rows = np.flatnonzero(np.isin(g.rollout_query, train_q) & known)
+    val_rows = np.flatnonzero(np.isin(g.rollout_query, val_q) & known)
+    rows = np.concatenate([train_rows, val_rows])
+    x_rows = x[torch.as_tensor(rows)]
+    y = torch.as_tensor(memory.labels[rows], dtype=torch.float32)
+    train_ids = torch.arange(len(train_rows))
+    val_ids = torch.arange(len(train_rows), len(rows))
     best = None
     for seed in cfg.fit.seeds:
         torch.manual_seed(seed)
         model = _RolloutMLP(x.shape[1], cfg.gnn.hidden, cfg.gnn.dropout)
         auc, _, _ = train_loop(
-            model, lambda m, _li: m(x), y, lambda rng: (None, train_ids), val_ids,
+            model, lambda m, _li: m(x_rows), y, lambda rng: (None, train_ids), val_ids,
             cfg.fit.epochs, cfg.fit.lr, cfg.fit.weight_decay, cfg.fit.patience, seed,
         )  # fmt: skip
         if best is None or auc > best[0]:

@@ -67,9 +67,11 @@ def choose_labelled(queries: Sequence[Query], label_ratio: float, seed: int) -> 
 
 
 def _cache_key(queries: Sequence[Query], embedder: Embedder, cfg: MemRewardConfig) -> str:
-    """Embeddings depend on the model, the text split and the texts only (not on labels or parsing)."""
+    """Embeddings depend on the model, its compute dtype, the text split and the texts only (not on
+    labels or parsing)."""
     h = hashlib.sha256()
     h.update(embedder.model_id.encode())
+    h.update(embedder.compute_dtype.encode())
     h.update(json.dumps(cfg.to_dict()["text"], sort_keys=True).encode())
     for q in queries:
         h.update(json.dumps([q.question, [r.text for r in q.rollouts]]).encode())

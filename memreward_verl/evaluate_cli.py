@@ -12,8 +12,9 @@ import argparse
 from pathlib import Path
 
 from memreward_verl.cli_args import creatable_dir, existing_file, ratio, ratio_list, writable_file
-from memreward_verl.config import MemRewardConfig
+from memreward_verl.config import EMBED_DTYPES, MemRewardConfig
 from memreward_verl.decision import describe_choice
+from memreward_verl.embed import load_embedder
 from memreward_verl.evaluate import ALL_METHODS, encode_cached, evaluate, evaluate_curve, strip_predictions
 from memreward_verl.files import atomic_write_json
 from memreward_verl.rollouts import read_rollouts
@@ -32,6 +33,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plots", default=None, help="directory for PNG plots (default: next to --out)")
     p.add_argument("--cache-dir", default=None, help="embedding cache directory (default: no cache)")
     p.add_argument("--fit-seeds", default=None, help="training seeds, comma-separated (default 0,1,2)")
+    p.add_argument(
+        "--embed-dtype",
+        choices=EMBED_DTYPES,
+        default=None,
+        help="embedder compute dtype: auto (bf16 on a CPU that runs it natively; the default), fp32, bf16",
+    )
     p.set_defaults(func=run)
 
 
@@ -51,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = MemRewardConfig()
     if args.fit_seeds:
         cfg.fit.seeds = _seeds(args.fit_seeds)
+    if args.embed_dtype:
+        cfg.embed.dtype = args.embed_dtype
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = sorted(set(methods) - set(ALL_METHODS))
     if not methods or unknown:
@@ -61,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     if args.cache_dir:
         creatable_dir(args.cache_dir, "--cache-dir")
     queries = read_rollouts(args.rollouts)
-    groups = encode_cached(queries, cfg, cache_dir=args.cache_dir)
+    embedder = load_embedder(cfg.embed)
+    groups = encode_cached(queries, cfg, embedder, cache_dir=args.cache_dir)
     ratios = args.label_ratios or [args.label_ratio]
     bar = tqdm(total=len(ratios) * len(methods), desc="eval", unit="method")
 
@@ -84,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         summary = report
     bar.close()
     report["rollouts_file"] = str(args.rollouts)
+    report["embedder"] = {"model_id": embedder.model_id, "compute_dtype": embedder.compute_dtype}
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out, report)
     print(f"{'method':<16} {'auc':>6} {'auc_in':>6} {'acc':>6} {'f1':>6} {'brier':>6} {'cag':>6}")
@@ -93,5 +104,6 @@ def run(args: argparse.Namespace) -> int:
     print("auc_in: within-group AUC (mean over groups holding both right and wrong rollouts: what GRPO ranks)")
     if "memreward_fit" in summary:
         print(f"memreward {describe_choice(summary['memreward_fit'])}")
+    print(f"embedder: {embedder.model_id} computing in {embedder.compute_dtype}")
     print(f"report: {out}  plots: {plots}/")
     return 0

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from memreward_verl.answers import rollout_key
+from memreward_verl.answers import group_keys
 from memreward_verl.config import MemRewardConfig
 from memreward_verl.embed import Embedder
 from memreward_verl.features import GROUP_FEATURES, answer_clusters, group_features
@@ -224,7 +224,7 @@ def featurise_groups(
             owner.append(qi)
             raw.append(r.text)
             labels.append(-1 if r.label is None else int(r.label))
-            keys.append(rollout_key(r.text, q.domain, q.question, q.extra))  # what the verifier reads
+        keys.extend(group_keys([r.text for r in q.rollouts], q.domain, q.question, q.extra))  # as verifiers read
     feats = np.zeros((n_rollouts, len(GROUP_FEATURES)), dtype=np.float32)
     start = 0
     for qi, q in enumerate(queries):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from memreward_verl.cli import main
+from memreward_verl.cpu.precision import native_bf16
 from memreward_verl.evaluate import ALL_METHODS, choose_labelled, evaluate
 from memreward_verl.rollouts import write_rollouts
 
@@ -53,15 +54,21 @@ def test_eval_cli_end_to_end(arith_queries, tmp_path, capsys):
     assert set(report["methods"]) == {"memreward", "majority_vote", "knn"}
     assert (tmp_path / "report" / "roc.png").stat().st_size > 1000
     assert (tmp_path / "report" / "calibration.png").stat().st_size > 1000
-    assert "memreward" in capsys.readouterr().out
-    # A curve over label ratios, embeddings now from the cache.
+    printed = capsys.readouterr().out
+    assert "memreward" in printed
+    auto = "bf16" if native_bf16() else "fp32"
+    assert report["embedder"] == {"model_id": "sentence-transformers/all-MiniLM-L6-v2@256", "compute_dtype": auto}
+    assert f"embedder: sentence-transformers/all-MiniLM-L6-v2@256 computing in {auto}" in printed
+    # A curve over label ratios in float32: from the cache where auto embedded in float32, else embedded anew.
     rc = main(
         ["eval", str(path), "--label-ratios", "0.2,0.5", "--out", str(tmp_path / "curve.json"), "--fit-seeds", "0",
-         "--methods", "memreward,majority_vote", "--cache-dir", str(tmp_path / "cache")]
+         "--methods", "memreward,majority_vote", "--cache-dir", str(tmp_path / "cache"), "--embed-dtype", "fp32"]
     )  # fmt: skip
     assert rc == 0
     curve = json.loads((tmp_path / "curve.json").read_text())
     assert curve["ratios"] == [0.2, 0.5] and set(curve["runs"]) == {"0.2", "0.5"}
+    assert curve["embedder"]["compute_dtype"] == "fp32"
+    assert len(list((tmp_path / "cache").glob("emb-*.npz"))) == (1 if auto == "fp32" else 2)
     assert (tmp_path / "curve" / "label_curve.png").is_file()
 
 

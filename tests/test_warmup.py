@@ -11,6 +11,7 @@ import pytest
 
 from memreward_verl.artifact import load_artifact
 from memreward_verl.config import MemRewardConfig
+from memreward_verl.cpu.precision import native_bf16
 from memreward_verl.demo.tasks import arithmetic_tasks
 from memreward_verl.rollouts import read_rollouts
 from memreward_verl.verify import verify
@@ -97,6 +98,8 @@ def test_metrics_written(warm):
     assert m["queries"] == 20 and m["rollouts"] == 80 and m["labelled_queries"] == 8
     assert m["sampling"] == SAMPLING.to_dict()
     assert "val_auc" in m["fit"]
+    model_id = json.loads((result.artifact_dir / "artifact.json").read_text())["model_id"]
+    assert m["embedder"] == {"model_id": model_id, "compute_dtype": "bf16" if native_bf16() else "fp32"}
     assert m["hidden_eval"]["rollouts"] == 12 * SAMPLING.n or "note" in m["hidden_eval"]
     assert (result.artifact_dir / "warmup.png").stat().st_size > 10_000
 

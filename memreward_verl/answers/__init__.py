@@ -14,7 +14,7 @@ Three things live here:
   could be read; such rollouts agree with nobody by key (embedding similarity may still link them,
   see features.py). :func:`rollout_key` is the key of one rollout as the vote, the features and the
   memory worker read it: the whole response, with the options the choice verifier uses
-  (:func:`choice_options`).
+  (:func:`choice_options`); :func:`group_keys` keys a prompt's rollouts with its options read once.
 * :func:`equivalent_keys` clusters the keys of ONE group: different strings that are the same
   mathematical answer under the math verifier's own comparison
   (:func:`memreward_verl.verify.math_verifier.math_equal`, math-verify) share a cluster, e.g.
@@ -50,6 +50,7 @@ from memreward_verl.answers.keys import (
     answer_key,
     choice_key,
     code_key,
+    group_keys,
     math_key,
     normalize_answer,
     rollout_key,
@@ -73,6 +74,7 @@ __all__ = [
     "extract_generic",
     "extract_math_answer",
     "find_dates",
+    "group_keys",
     "last_boxed",
     "math_key",
     "normalize_answer",

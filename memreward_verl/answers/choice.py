@@ -45,6 +45,10 @@ def parse_options(question: str) -> dict[str, str]:
     return found if len(found) >= 2 else {}
 
 
+#: ``extra_info`` keys that may hold a multiple-choice prompt's options, in the order they are read.
+OPTION_KEYS = ("options", "choices")
+
+
 def choice_options(
     question: str | None, extra_info: Mapping[str, object] | None = None
 ) -> dict[str, str] | list[str] | None:
@@ -55,7 +59,7 @@ def choice_options(
     ``None`` where none are known (labels alone are then read).
     """
     extra = extra_info or {}
-    for key in ("options", "choices"):
+    for key in OPTION_KEYS:
         value = extra.get(key)
         if isinstance(value, Mapping | list | tuple) and value:
             return dict(value) if isinstance(value, Mapping) else list(value)

@@ -163,8 +163,15 @@ def rollout_key(
     rollout that states ``\\boxed{25}`` and then runs on to its length limit answered 25, and its
     verifier says so; a key read from the tail would call it unreadable and split a unanimous group.
     """
+    return group_keys([response], domain, question, extra_info)[0]
+
+
+def group_keys(
+    responses: Sequence[str], domain: str, question: str | None = None, extra_info: Mapping[str, object] | None = None
+) -> list[str | None]:
+    """:func:`rollout_key` of every response of one prompt (its options are read once)."""
     options = choice_options(question, extra_info) if domain == "qa" else None
-    return answer_key(response, domain, options)
+    return [answer_key(r, domain, options) for r in responses]
 
 
 def math_key(text: str) -> str | None:

@@ -33,7 +33,7 @@ class _CachedEmbedder(Embedder):
 
     def __init__(self, base: Embedder, cache: Mapping[str, np.ndarray], batch_size: int) -> None:
         self.base, self.cache, self.batch_size = base, cache, batch_size
-        self.model_id, self.dim = base.model_id, base.dim
+        self.model_id, self.dim, self.compute_dtype = base.model_id, base.dim, base.compute_dtype
 
     def encode(self, texts: list[str], show_progress: bool = False, batch_size: int | None = None) -> np.ndarray:
         if not texts:

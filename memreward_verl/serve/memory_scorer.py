@@ -27,6 +27,7 @@ import numpy as np
 from memreward_verl.acquisition.heldout import held_out_examples
 from memreward_verl.acquisition.oracle import LabelOracle
 from memreward_verl.acquisition.probes import GroupView
+from memreward_verl.answers.choice import OPTION_KEYS
 from memreward_verl.artifact import Artifact, ArtifactError, save_artifact
 from memreward_verl.decision import resolve_rule
 from memreward_verl.embed import Embedder
@@ -272,7 +273,7 @@ class MemoryService(GroupCollector):
             for i, s in enumerate(samples)
         ]
         # Only the options reach the keys (answers.rollout_key reads them as the choice verifier does).
-        options = {k: first.extra_info[k] for k in ("options", "choices") if k in (first.extra_info or {})}
+        options = {k: first.extra_info[k] for k in OPTION_KEYS if k in (first.extra_info or {})}
         query = Query(query_id, first.domain, first.data_source, first.question, None, rollouts, options)
         return encode_groups([query], self.arrival.cached(), self.artifact.cfg)
 

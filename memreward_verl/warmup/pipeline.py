@@ -248,6 +248,7 @@ def run_warmup(cfg: WarmupConfig, generator: Generator | None = None, embedder: 
         "verify_statuses": report.statuses,
         "generation_s": round(gen_s, 2),
         "embed_and_fit_s": round(fit_s, 2),
+        "embedder": {"model_id": embedder.model_id, "compute_dtype": embedder.compute_dtype},
         "total_s": round(time.time() - t0, 2),
         "fit": artifact.metrics,
     }
