@@ -13,7 +13,9 @@ queries it never saw, or the model is the calibrated majority vote. Protocol:
 - early stopping per fold restores the best weights; to judge the GNN residual without the
   optimism of that choice, each fold's OOF predictions are read at the best epoch of ANOTHER fold;
 - the residual is kept only if its OOF AUC gain over the anchor is significant (same rule), and
-  the whole model only if its OOF gain over the vote is; otherwise the calibrated vote is served;
+  the whole model only if its OOF gain over the vote is, by ``vote_gain_z`` deviations (stricter:
+  those OOF predictions already chose the anchor kind and the residual); otherwise the calibrated
+  vote is served;
 - without the residual the anchor alone is served, of the kind most folds' inner CVs chose (one
   fold's choice rests on a few queries), and it is judged with every fold's anchor of that kind
   (refitted where a fold chose another): what is judged is what is served.
@@ -231,7 +233,7 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
         anchor_oof = functools.cache(lambda k: _anchor_oof(memory, graph, runs, k))  # each kind refitted once
         final = res if keep_residual else anchor_oof(kind)
         vote_gain = query_bootstrap_gain(final, vote, y, q, seed=cfg.fit.seed, strata=fold_of)
-        fallback = not significant(vote_gain, z)
+        fallback = not significant(vote_gain, cfg.fit.vote_gain_z)
         metrics.update(
             oof_auc={"vote": _auc(y, vote), "anchor": _auc(y, anchor), "anchor_residual": _auc(y, res)},
             fold_anchors=[r.anchor.get("anchor", "constant") for r in runs],

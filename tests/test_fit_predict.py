@@ -66,6 +66,9 @@ def test_fit_reports_its_out_of_fold_choice(trained):
     assert m["anchor"].removesuffix("_flat") in ("share", "share_nbr", "full")
     if not m["residual_kept"]:  # the GNN did not earn its place: the model is exactly the anchor
         assert not result.model.head[-1].weight.any() and m["best_epoch"] == 0
+    # the last guard: the whole model only where its gain over the vote clears vote_gain_z deviations
+    gain, sd = m["gain_over_vote"]
+    assert m["fallback_to_vote"] == (gain - cfg.fit.vote_gain_z * sd <= 0)
     if m["fallback_to_vote"]:
         assert m["anchor"].removesuffix("_flat") == "share" and not m["residual_kept"]
     elif not m["residual_kept"]:  # the anchor alone: of the kind most folds chose
@@ -122,6 +125,19 @@ def propagating(embedder):
     groups = encode_groups(arithmetic_rollouts(n_queries=120, n_rollouts=2, seed=5), embedder, cfg)
     mem = ExperienceMemory(groups, groups.query_ids[:60])
     return cfg, mem, fit_gnn(mem, cfg)
+
+
+def test_a_stricter_vote_guard_serves_the_vote(propagating):
+    """The same evidence under a guard it cannot clear: the calibrated vote is served, ranking as the vote."""
+    cfg, mem, result = propagating
+    strict = dataclasses.replace(cfg, fit=dataclasses.replace(cfg.fit, vote_gain_z=1e6))
+    guarded = fit_gnn(mem, strict)
+    assert guarded.metrics["gain_over_vote"] == result.metrics["gain_over_vote"]  # same folds, same evidence
+    assert guarded.metrics["fallback_to_vote"] and not guarded.metrics["residual_kept"]
+    assert guarded.metrics["anchor"].removesuffix("_flat") == "share"
+    prob, share = predict_memory(guarded.model, mem, strict), mem.groups.feats[:, 0]
+    order = np.lexsort((prob, share))
+    assert np.all(np.diff(prob[order]) >= -1e-6), "a higher vote share never gets a lower probability"
 
 
 def test_changing_memory_labels_changes_unlabelled_predictions(propagating):
