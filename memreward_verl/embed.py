@@ -90,11 +90,11 @@ def resolve_embed_dtype(dtype: str, device: str, quantized: bool = False) -> str
         if dtype == "bf16":
             raise ValueError("embedder dtype 'bf16' does not apply to an ':int8' model (it computes in int8)")
         return "fp32"
-    if dtype == "auto":
-        from memreward_verl.cpu.precision import native_bf16
+    if dtype == "auto" and device.split(":")[0] != "cpu":
+        return "fp32"
+    from memreward_verl.cpu.precision import resolve_compute_dtype  # the trainer's CPU rule, one place
 
-        return "bf16" if device.split(":")[0] == "cpu" and native_bf16() else "fp32"
-    return dtype
+    return resolve_compute_dtype(dtype)
 
 
 def _resolve_model_path(cfg: EmbedConfig) -> str:
