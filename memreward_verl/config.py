@@ -39,7 +39,7 @@ class TextConfig:
 
     # Final-answer markers tried in order; the LAST occurrence of the first marker found splits the
     # response into thinking (before) and answer (from the marker on).
-    markers: tuple[str, ...] = ("</think>", "####", "\\boxed", "the answer is", "answer:", "```")
+    markers: tuple[str, ...] = ("</think>", "<answer>", "####", "\\boxed", "the answer is", "answer:", "```")
     # Without a marker, the last `fallback_answer_chars` characters (cut at a line start when
     # possible) are the answer: final answers sit at the end of a response.
     fallback_answer_chars: int = 200

@@ -276,3 +276,64 @@ def test_emphasis_only_where_it_is_markdown():
     assert strip_emphasis("**The answer is *42*.**") == "The answer is 42."
     for kept in ("2**10 = 1024", "2*3 = 6 and 4*5", "a * b", "x__y", "$x^*$", "A* search"):
         assert strip_emphasis(kept) == kept
+
+
+@pytest.mark.parametrize(
+    ("response", "domain", "gold", "key"),
+    [
+        ("<think>2 + 2 is 5? No: 4.</think>\n<answer>4</answer>", "math", "4", "4"),
+        ("<answer>4</answer> Hope this helps; see step 3.", "math", "4", "4"),  # text after the tag
+        ("<think>x = 3, so</think> <answer>The sum is \\boxed{4}</answer>", "math", "4", "4"),
+        ("<think>I would write <answer>5</answer>? No.</think><answer>4</answer>", "math", "4", "4"),
+        ("<think>so 4</think><answer>4", "math", "4", "4"),  # cut at the length limit inside the tag
+        ("<think>A is wrong, C maybe.</think><answer>B</answer>", "qa", "B", "B"),
+        ("<answer>(B) carbon dioxide</answer>", "qa", "B", "B"),
+        ("<think>Nov 21 plus one day</think><answer>11/22/2002</answer>", GENERIC, None, "2002-11-22"),
+        ("<answer> Paris </answer>", "trivia", None, "paris"),
+        ("<ANSWER>Paris</ANSWER>", "trivia", None, "paris"),
+    ],
+)
+def test_an_answer_tag_is_where_the_answer_is(response, domain, gold, key):
+    """R1-style templates put the answer in ``<answer>`` tags: the verifier grades the tag's content
+    (before, the choice verifier read no option in ``<answer>B</answer>`` and the math verifier took
+    the last number after the tag), and the vote keys it as the plain answer."""
+    from memreward_verl.verify import ChoiceVerifier, MathVerifier
+
+    options = ["oxygen", "carbon dioxide", "nitrogen", "helium"]
+    extra = {"options": options} if domain == "qa" else None
+    assert answer_key(response, domain, options if domain == "qa" else None) == key
+    if domain == "math":
+        assert MathVerifier().verify(response, gold).score == 1.0
+    if domain == "qa":
+        assert ChoiceVerifier().verify(response, gold, extra).score == 1.0
+
+
+def test_an_empty_answer_tag_is_no_answer_tag():
+    assert answer_key("The answer is 7. <answer></answer>", "math") == "7"
+    assert answer_key("<answer>3</answer> then <answer> </answer>", "math") == "3"
+
+
+def test_a_boxed_phrase_keys_as_the_plain_phrase():
+    assert answer_key("\\boxed{\\text{Paris}}", "trivia") == answer_key("Final answer: Paris.", "trivia") == "paris"
+    assert answer_key("$\\text{Blue Whale}$", "trivia") == "blue whale"
+    assert answer_key("\\boxed{\\text{Paris}}", "math") == "Paris"  # math keys keep case (math-verify decides)
+
+
+def test_options_are_read_in_any_domain_but_math_and_code():
+    """A multiple-choice set whose records name their domain "mmlu" (or a date task listing options)
+    is voted on option labels, as domain "qa" is: a letter, the letter with its text and the text alone
+    are one answer; an answer that is no option keeps its own key."""
+    from memreward_verl.answers import group_keys
+
+    question = "What is the capital of France?\nA. Lyon\nB. Paris\nC. Nice\nD. Lille"
+    said = ["The answer is (B).", "The answer is B) Paris", "B. Paris", "Answer: Paris", "**B**", "Answer: Rome"]
+    for domain in ("qa", "mmlu", GENERIC):
+        assert group_keys(said, domain, question)[:5] == ["B"] * 5
+    assert group_keys(said, "mmlu", question)[5] == "rome"
+    dates = "Yesterday was 11/21/2002. Tomorrow?\nOptions:\n(A) 11/23/2002\n(B) 11/22/2002\n(C) 12/22/2002"
+    said = ["So the answer is (B).", "Tomorrow is Nov 22, 2002.", "<answer>11/22/2002</answer>", "It is 11/24/2002."]
+    assert group_keys(said, GENERIC, dates) == ["B", "B", "B", "2002-11-24"]
+    assert group_keys(["B. Paris"], "mmlu", "no options here") == ["b paris"]
+    # extra_info's options are read as the choice verifier reads them; math keeps its own extractor
+    assert group_keys(["Answer: Paris"], "mmlu", "Capital?", {"options": ["Lyon", "Paris"]}) == ["B"]
+    assert group_keys(["The answer is 2."], "math", "How many?\nA. 1\nB. 2") == ["2"]

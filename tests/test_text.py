@@ -17,6 +17,14 @@ def test_split_on_think_tag_drops_the_tag():
     assert answer == "The answer is 42."
 
 
+def test_split_on_answer_tag_keeps_the_tag_in_the_answer():
+    think, answer = split_response("Adding 3 and 4 gives 7, so the total is 7.\n<answer>7</answer>")
+    assert think == "Adding 3 and 4 gives 7, so the total is 7."
+    assert answer == "<answer>7</answer>"
+    think, answer = split_response("<think>3 + 4 = 7</think> <answer>7</answer>")  # the trace comes first
+    assert (think, answer) == ("<think>3 + 4 = 7", "<answer>7</answer>")
+
+
 def test_split_uses_last_boxed():
     think, answer = split_response(r"first \boxed{1} then corrected: \boxed{2}")
     assert answer == r"\boxed{2}"

@@ -13,8 +13,9 @@ Three things live here:
   upper case, short phrases lower case without punctuation or articles. ``None`` means no answer
   could be read; such rollouts agree with nobody by key (embedding similarity may still link them,
   see features.py). :func:`rollout_key` is the key of one rollout as the vote, the features and the
-  memory worker read it: the whole response, with the options the choice verifier uses
-  (:func:`choice_options`); :func:`group_keys` keys a prompt's rollouts with its options read once.
+  memory worker read it: the whole response, with, in every domain but math and code, the options
+  the choice verifier uses (:func:`choice_options`; an answer stated by an option's text counts as
+  that option); :func:`group_keys` keys a prompt's rollouts with its options read once.
 * :func:`equivalent_keys` clusters the keys of ONE group: different strings that are the same
   mathematical answer under the math verifier's own comparison
   (:func:`memreward_verl.verify.math_verifier.math_equal`, math-verify) share a cluster, e.g.
@@ -25,8 +26,8 @@ Three things live here:
 The verifiers import their extraction from this package, so on the same rollout the vote and the
 verifier read the same answer.
 
-Modules: ``markers`` (where an answer is stated: ``\\boxed{}``, ``####``, "the answer is", code
-fences), ``math_answer``, ``choice`` and ``dates`` (reading one kind of answer), ``extract`` (the
+Modules: ``markers`` (where an answer is stated: ``<answer>`` tags, ``\\boxed{}``, ``####``, "the
+answer is", code fences), ``math_answer``, ``choice`` and ``dates`` (reading one kind of answer), ``extract`` (the
 per-domain entry point and the generic path), ``keys`` (canonical keys), ``equivalence``
 (clustering keys with math-verify).
 """

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
-from memreward_verl.answers.choice import LETTERS, _label_in, choice_options
+from memreward_verl.answers.choice import LETTERS, _as_mapping, _label_in, _n_options, choice_options
 from memreward_verl.answers.dates import canonical_date
 from memreward_verl.answers.extract import _MAX_PHRASE_CHARS, extract_answer
 from memreward_verl.answers.markers import _FENCE
@@ -103,6 +103,9 @@ def _canon_phrase(text: str) -> str | None:
 
 def _canon_generic(ans: str) -> str | None:
     s = ans.strip()
+    whole = _TEXT_WRAP.fullmatch(s.strip("$ "))
+    if whole:  # \boxed{\text{Paris}} is the phrase "Paris", as "Answer: Paris" is
+        s = whole.group(1).strip()
     iso = canonical_date(s)
     if iso:
         return iso
@@ -120,6 +123,27 @@ def _canon_generic(ans: str) -> str | None:
     if "\\" in s or re.search(r"\d", s) and not re.search(r"[A-Za-z]{3,}\s+[A-Za-z]{3,}", s):
         return _canon_math(s)
     return _canon_phrase(s)
+
+
+def _as_option(key: str | None, options: Mapping[str, str] | Sequence[str]) -> str | None:
+    """The label of the one option whose text has ``key`` as its key ("Paris" -> ``B``), else ``key``.
+
+    A generic-domain response may state an option by its text, in any form its key reads ("Nov 22,
+    2002" for the option ``11/22/2002``); it then counts as that option in the vote.
+    """
+    if key is None or key in LETTERS:
+        return key
+    hits = [
+        label
+        for label, text in _as_mapping(options, LETTERS[: _n_options(options)]).items()
+        if _canon_generic(text) == key
+    ]
+    return hits[0] if len(hits) == 1 else key
+
+
+def _reads_options(domain: str) -> bool:
+    """Multiple choice is read against its options in every domain but math and code."""
+    return domain not in ("math", "code")
 
 
 def normalize_answer(answer: str | None, domain: str) -> str | None:
@@ -144,20 +168,26 @@ def answer_key(text: str, domain: str, options: Mapping[str, str] | Sequence[str
     """Canonical key of the final answer of ``text`` for ``domain``.
 
     ``normalize_answer(extract_answer(text, domain, options), domain)``; code keeps its syntactic
-    key (:func:`code_key`).
+    key (:func:`code_key`). Outside math and code, an answer whose key is one option's key is that
+    option's label (:func:`_as_option`).
     """
     if not isinstance(text, str) or not text.strip():
         return None
     if domain == "code":
         return code_key(text)
-    return normalize_answer(extract_answer(text, domain, options), domain)
+    key = normalize_answer(extract_answer(text, domain, options), domain)
+    if options and _reads_options(domain):
+        key = _as_option(key, options)
+    return key
 
 
 def rollout_key(
     response: str, domain: str, question: str | None = None, extra_info: Mapping[str, object] | None = None
 ) -> str | None:
-    """Key of one rollout as its verifier reads it: the WHOLE response, and for multiple choice the
-    options the choice verifier reads (:func:`~memreward_verl.answers.choice.choice_options`).
+    """Key of one rollout as its verifier reads it: the WHOLE response, and, in every domain but math
+    and code, the options of a multiple-choice prompt (:func:`~memreward_verl.answers.choice.choice_options`:
+    what the choice verifier reads), so "(B)", "B. Paris" and "Paris" are one answer whatever the
+    record's ``domain`` string.
 
     Not the answer node's text (text.py keeps only its last ``max_answer_chars`` for embedding): a
     rollout that states ``\\boxed{25}`` and then runs on to its length limit answered 25, and its
@@ -170,7 +200,7 @@ def group_keys(
     responses: Sequence[str], domain: str, question: str | None = None, extra_info: Mapping[str, object] | None = None
 ) -> list[str | None]:
     """:func:`rollout_key` of every response of one prompt (its options are read once)."""
-    options = choice_options(question, extra_info) if domain == "qa" else None
+    options = choice_options(question, extra_info) if _reads_options(domain) else None
     return [answer_key(r, domain, options) for r in responses]
 
 

@@ -1,9 +1,10 @@
 """Where a response states its final answer: the markers every extractor of this package looks for.
 
-A ``<think>`` trace is skipped; then the answer is the last ``\\boxed{...}`` (balanced braces), a
-``#### X`` line, a "the answer is X" / "Answer: X" sentence, inline math, or (code) the last
-fenced block. The math, choice and generic extractors differ only in the order they try these and
-in how they clean what they find, so the markers live here once.
+A ``<think>`` trace is skipped and an ``<answer>...</answer>`` tag, where there is one, narrows the
+text to its content; then the answer is the last ``\\boxed{...}`` (balanced braces), a ``#### X``
+line, a "the answer is X" / "Answer: X" sentence, inline math, or (code) the last fenced block.
+The math, choice and generic extractors differ only in the order they try these and in how they
+clean what they find, so the markers live here once.
 """
 
 from __future__ import annotations
@@ -12,11 +13,35 @@ import re
 
 
 def _strip_reasoning(text: str) -> str:
-    """The text after a ``<think>`` trace, markdown emphasis removed (every extractor reads this)."""
+    """The part of a response that states its answer (every extractor reads this).
+
+    The text after a ``<think>`` trace, narrowed to its last non-empty ``<answer>`` tag where it has
+    one (R1-style templates: ``<think>...</think> <answer>...</answer>``), markdown emphasis removed.
+    """
     # Imported lazily: the verify package imports this module at load time.
     from memreward_verl.verify.base import strip_reasoning
 
-    return strip_emphasis(strip_reasoning(text))
+    body = strip_emphasis(strip_reasoning(text))
+    tagged = answer_tag(body)
+    return body if tagged is None else tagged
+
+
+_ANSWER_OPEN = re.compile(r"<answer>", re.IGNORECASE)
+_ANSWER_CLOSE = re.compile(r"</answer>", re.IGNORECASE)
+
+
+def answer_tag(text: str) -> str | None:
+    """Content of the last non-empty ``<answer>...</answer>`` tag, or None where there is none.
+
+    An unclosed last tag runs to the end of the text: a response cut at its length limit inside
+    the tag still stated what it wrote there.
+    """
+    for m in reversed(list(_ANSWER_OPEN.finditer(text))):
+        close = _ANSWER_CLOSE.search(text, m.end())
+        inner = text[m.end() : close.start() if close else len(text)].strip()
+        if inner:
+            return inner
+    return None
 
 
 # Markdown emphasis, paired on one line: ``*x*``, ``**x**``, ``***x***``, ``__x__`` ("**Answer:** 42",
