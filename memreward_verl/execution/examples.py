@@ -16,7 +16,23 @@ from memreward_verl.execution.data_expr import _args_source, _longest_data_prefi
 __all__ = ["Example", "prompt_entry_point", "prompt_examples"]
 
 # Separators between a call and its stated result in prose/docstrings: f(x) == y, f(x) -> y, ...
-_SEPARATOR = re.compile(r"\s*(==|->|=>|➞|→|⇒|should\s+return|returns|should\s+be|=(?!=))\s*")
+_SEPARATOR = re.compile(
+    r"\s*(?:#\s*)?(==>|==|-->|->|=>|➞|→|⇒|should\s+return|returns|should\s+be|=(?!=))\s*"  # "f(x)  # returns 2"
+)
+# Examples stated by parameter bindings: "For lst = [1,2,3] the output should be 14" (HumanEval),
+# "Input: nums = [2,7,11,15], target = 9" then "Output: [0,1]" on the next line (LeetCode style).
+_BINDINGS = (
+    re.compile(
+        r"\bfor\b[ \t]*(?P<binds>[A-Za-z_]\w*[ \t]*=[^\n]+?)[ \t]*,?[ \t]*"
+        r"(?:the\s+)?(?:output|result)[ \t]*(?::|should\s+be|will\s+be|is)[ \t]*(?P<out>[^\n]+)",
+        re.IGNORECASE,
+    ),
+    re.compile(
+        r"\binput[ \t]*:[ \t]*(?P<binds>[^\n]+?)[ \t]*\n[ \t]*output[ \t]*:[ \t]*(?P<out>[^\n]+)", re.IGNORECASE
+    ),
+)
+# JSON spellings in stated results ("=> true"): the Python values they mean.
+_JSON_WORDS = {"true": "True", "false": "False", "null": "None"}
 _NOT_SOLUTION_CALLS = {"print", "len", "assert", "range", "list", "str", "int", "float", "sorted", "set", "dict"}
 
 
@@ -146,11 +162,56 @@ def _inline_examples(text: str, names: set[str] | None, source: str, origin: int
             if call is None or not isinstance(call.body, ast.Call):
                 continue
             args = _args_source(call.body)
-            expected = _longest_data_prefix(line[sep.end() :])
+            expected = _expected(line[sep.end() :])
             if args is None or expected is None:
                 continue
             out.append(Example(args, expected, "value", source, origin, name))
     return out
+
+
+def _entry_params(question: str, entry: str) -> tuple[list[str], int] | None:
+    """Positional parameter names of the prompt's entry point and how many have no default (None
+    when it takes ``*args``, ``**kwargs`` or keyword-only parameters)."""
+    tree = _parse(question)
+    fns = [n for n in getattr(tree, "body", []) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    fn = next((f for f in reversed(fns) if f.name == entry), None)
+    if fn is None or fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs:
+        return None
+    params = [a.arg for a in fn.args.posonlyargs + fn.args.args]
+    return params, len(params) - len(fn.args.defaults)
+
+
+def _binding_examples(text: str, entry: str, params: list[str], required: int) -> list[Example]:
+    """Examples stated by binding the entry point's parameters (``For lst = [1, 2] the output should
+    be 5``; ``Input: a = 1, b = 2`` / ``Output: 3``; ``Input: [4, 2]`` / ``Output: [2, 1]``), as
+    positional calls in the signature's order. Names must be the signature's first parameters, each
+    once; bare values must fill the parameters without defaults (a model's program keeps the
+    prompt's signature; anything else is prose, not an example)."""
+    out: list[Example] = []
+    for pattern in _BINDINGS:
+        for m in pattern.finditer(text):
+            call = _parse(f"f({m.group('binds').strip().rstrip(',')})", "eval")
+            if call is None or not isinstance(call.body, ast.Call) or _args_source(call.body) is None:
+                continue
+            args, kwargs = call.body.args, {k.arg: k.value for k in call.body.keywords}
+            if args and kwargs:
+                continue
+            if kwargs:
+                if set(kwargs) != set(params[: len(kwargs)]):
+                    continue
+                args = [kwargs[p] for p in params[: len(kwargs)]]
+            elif not required <= len(args) <= len(params):
+                continue
+            expected = _expected(m.group("out"))
+            if expected is not None:
+                out.append(Example(", ".join(ast.unparse(a) for a in args), expected, "value", "prompt", None, entry))
+    return out
+
+
+def _expected(text: str) -> str | None:
+    """The stated result at the start of ``text`` as a data expression (``true`` read as ``True``)."""
+    word = re.match(r"(true|false|null)\b", text.strip())
+    return _JSON_WORDS[word.group(1)] if word else _longest_data_prefix(text)
 
 
 def _dedup(examples: list[Example]) -> list[Example]:
@@ -169,9 +230,11 @@ def prompt_examples(question: str) -> list[Example]:
 
     Recognised: doctest ``>>> f(args)`` lines with the output line(s) after them (``>>> print(f(x))``
     gives a ``"printed"`` example), ``assert f(x) == y``, and example lines ``f(x) == y``,
-    ``f(x) -> y``, ``f(x) => y``, ``f(x) ➞ y``, ``f(x) = y``, ``f(x) should return y``. When the
-    prompt is code (HumanEval), only calls of its entry point count; for a prose prompt (MBPP) any
-    called name does. Argument lists and results must be data expressions.
+    ``f(x) -> y``, ``f(x) => y``, ``f(x) ==> y``, ``f(x) ➞ y``, ``f(x) = y``, ``f(x) should return
+    y``. When the prompt is code (HumanEval), only calls of its entry point count, and its parameters
+    may also be bound by name (``For lst = [1, 2] the output should be 5``; ``Input: a = 1, b = 2``
+    then ``Output: 3``); for a prose prompt (MBPP) any called name does. Argument lists and results
+    must be data expressions.
 
     Args:
         question: the prompt text.
@@ -184,4 +247,7 @@ def prompt_examples(question: str) -> list[Example]:
     entry = prompt_entry_point(question)
     names = {entry} if entry else None
     found = _doctest_examples(question, names, "prompt", None) + _inline_examples(question, names, "prompt", None)
+    signature = _entry_params(question, entry) if entry else None
+    if signature and signature[0]:
+        found += _binding_examples(question, entry, *signature)
     return _dedup([ex for ex in found if ex.expected is not None])
