@@ -189,7 +189,8 @@ class RewardConfig:
     # advantage error under the probabilities; "constant": 0 for every rollout (zero advantage);
     # "auto": the one of these, or threshold at one of auto_thresholds, with the lowest CAG on the
     # fit's out-of-fold predictions of labelled queries, if lower by more than noise than threshold
-    # at `threshold` (decision.py; BENCHMARKS.md section 1). auto applies the fit's threshold too.
+    # at `threshold` (than plurality, the vote's own rule, where the fit fell back to the vote;
+    # decision.py; BENCHMARKS.md section 1). auto applies the fit's threshold too.
     hard_rule: str = "auto"
     threshold: float = 0.5
     auto_thresholds: tuple[float, ...] = (0.3, 0.4, 0.6, 0.7)

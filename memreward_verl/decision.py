@@ -162,7 +162,7 @@ def hard_rewards(
     return out
 
 
-# Fewer groups than this are no evidence that another rule beats threshold.
+# Fewer groups than this, or fewer on which two rules' CAGs differ, are no evidence that one beats the other.
 MIN_RULE_GROUPS = 5
 
 
@@ -181,18 +181,20 @@ def choose_hard_rule(
     seed: int = 0,
     min_gain_z: float = 1.0,
     thresholds: tuple[float, ...] = (),
+    default: str = "threshold",
 ) -> tuple[str, float, dict[str, float]]:
     """The hard rule and threshold for ``auto``, and every candidate's mean CAG of ``prob`` against ``y``.
 
     Candidates: every rule of :data:`HARD_RULES` (``threshold`` at ``threshold``) and ``threshold`` at
-    each of ``thresholds`` (named by :func:`threshold_key`). ``threshold`` at ``threshold`` stays
-    unless a candidate's CAG is lower by ``min_gain_z`` standard errors of the paired per-group
-    difference (the largest such lower bound wins), on at least :data:`MIN_RULE_GROUPS` groups: on a
-    handful of labelled queries the candidates differ by noise, and one picked by noise is worse than
-    the default on new prompts. Where ``threshold`` stays but scored every group exactly as equal
+    each of ``thresholds`` (named by :func:`threshold_key`). The ``default`` rule stays unless a
+    candidate's CAG is lower by ``min_gain_z`` standard errors of the paired per-group difference
+    (the largest such lower bound wins), the two differing on at least :data:`MIN_RULE_GROUPS`
+    groups (``constant``, equal rewards, on at least one: a wrong split costs more than none): on a
+    handful of labelled queries the candidates differ by noise, and one picked by noise is worse
+    than the default on new prompts. Where the rule chosen scored every group exactly as equal
     rewards do (it never split a labelled group, e.g. a vote that fires only on unanimous groups),
-    ``constant`` is served: nothing says its splits of new groups are right, and a wrong split costs
-    more than none. ``prob`` must be out-of-sample (e.g. out-of-fold predictions of
+    ``constant`` is served: nothing says its splits of new groups are right, and a wrong split
+    costs more than none. ``prob`` must be out-of-sample (e.g. out-of-fold predictions of
     labelled queries): in-sample scores are over-confident.
 
     Returns:
@@ -209,17 +211,21 @@ def choose_hard_rule(
         for key, (rule, t) in candidates.items()
     }
     by_rule = {key: float(g.mean()) if len(g) else float("nan") for key, g in gaps.items()}
-    best, best_bound = "threshold", 0.0
-    if len(gaps["threshold"]) >= MIN_RULE_GROUPS:
+    if default not in candidates:
+        raise ValueError(f"default rule must be one of {sorted(candidates)} (got {default!r})")
+    best, best_bound = default, 0.0
+    if len(gaps[default]) >= MIN_RULE_GROUPS:
         for key, g in gaps.items():
-            diff = gaps["threshold"] - g
-            if key == "threshold" or not diff.any():
+            diff = gaps[default] - g
+            # A paired test needs pairs that differ; equal rewards need less: a split costs more when wrong
+            # than none does, so splits that cost CAG on even a few labelled groups are evidence enough.
+            if key == default or np.count_nonzero(diff) < (1 if key == "constant" else MIN_RULE_GROUPS):
                 continue
             bound = diff.mean() - min_gain_z * diff.std(ddof=1) / np.sqrt(len(diff))
             if bound > best_bound:
                 best, best_bound = key, float(bound)
-        if best == "threshold" and not (gaps["threshold"] - gaps["constant"]).any():
-            # threshold never split a labelled group: its splits of new groups are untested, equal rewards harmless
+        if not (gaps[best] - gaps["constant"]).any():
+            # the rule never split a labelled group: its splits of new groups are untested, equal rewards harmless
             best = "constant"
     return (*candidates[best], by_rule)
 

@@ -247,8 +247,19 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
         oof = expit(anchor_oof("share") if fallback else final)
         exclusive = single_answer(g.domains)[rq[ids]]
         clusters = g.cluster_ids(cfg.graph.agreement_cosine)[ids]
+        # On a fallback the vote is served as the vote serves itself (its plurality) unless a rule beats that
+        # significantly: what is served then equals the plain vote, so noise cannot put it below the vote.
         rule, threshold, cag_by_rule = choose_hard_rule(
-            oof, y, q, clusters, exclusive, cfg.reward.threshold, cfg.fit.seed, z, cfg.reward.auto_thresholds
+            oof,
+            y,
+            q,
+            clusters,
+            exclusive,
+            cfg.reward.threshold,
+            cfg.fit.seed,
+            z,
+            cfg.reward.auto_thresholds,
+            default="plurality" if fallback else "threshold",
         )
         metrics.update(hard_rule=rule, hard_threshold=threshold, oof_cag=cag_by_rule)
         if fallback or not keep_residual:

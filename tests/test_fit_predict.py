@@ -74,10 +74,12 @@ def test_fit_reports_its_out_of_fold_choice(trained):
     elif not m["residual_kept"]:  # the anchor alone: of the kind most folds chose
         kinds = [a.removesuffix("_flat") for a in m["fold_anchors"]]
         assert kinds.count(m["anchor"].removesuffix("_flat")) == max(map(kinds.count, kinds))
-    # the hard rule for hard_rule=auto: threshold unless another rule's out-of-fold CAG is lower
+    # the hard rule for hard_rule=auto: the default (the vote's plurality on a fallback, else threshold)
+    # unless another rule's out-of-fold CAG is lower (constant: the default never split a group)
+    default = "plurality" if m["fallback_to_vote"] else "threshold"
     key = threshold_key(m["hard_threshold"]) if m["hard_threshold"] != cfg.reward.threshold else m["hard_rule"]
     assert key in m["oof_cag"] and (m["hard_rule"] == "threshold" or m["hard_threshold"] == cfg.reward.threshold)
-    assert key == "threshold" or m["oof_cag"][key] < m["oof_cag"]["threshold"]
+    assert key == default or m["oof_cag"][key] < m["oof_cag"][default] or m["oof_cag"][key] == m["oof_cag"][default]
     # fold 0's queries are held out of the served model's training and never overlap its training queries
     assert not set(result.val_queries) & set(result.train_queries)
 
@@ -135,6 +137,10 @@ def test_a_stricter_vote_guard_serves_the_vote(propagating):
     assert guarded.metrics["gain_over_vote"] == result.metrics["gain_over_vote"]  # same folds, same evidence
     assert guarded.metrics["fallback_to_vote"] and not guarded.metrics["residual_kept"]
     assert guarded.metrics["anchor"].removesuffix("_flat") == "share"
+    # served as the vote serves itself (plurality) unless a rule beat that out of fold
+    m = guarded.metrics
+    key = threshold_key(m["hard_threshold"]) if m["hard_threshold"] != strict.reward.threshold else m["hard_rule"]
+    assert key == "plurality" or m["oof_cag"][key] <= m["oof_cag"]["plurality"]
     prob, share = predict_memory(guarded.model, mem, strict), mem.groups.feats[:, 0]
     order = np.lexsort((prob, share))
     assert np.all(np.diff(prob[order]) >= -1e-6), "a higher vote share never gets a lower probability"

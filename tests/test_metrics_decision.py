@@ -112,6 +112,40 @@ def test_choose_hard_rule_leaves_threshold_only_for_a_clear_gain():
         resolve_rule("auto", 0.5, {"hard_rule": "threshold", "hard_threshold": 1.5})
 
 
+def test_choose_hard_rule_keeps_its_default_without_a_clear_gain():
+    """The fit's fallback serves the vote by its own rule (``default="plurality"``): another rule must beat
+    it by the same significance that ``threshold`` asks of its challengers."""
+    from memreward_verl.decision import choose_hard_rule
+
+    g = np.repeat(np.arange(40), 4)
+    clusters = np.tile([0, 0, 1, 2], 40) + 10 * g
+    y = np.tile([1, 1, 0, 0], 40)
+    right = np.tile([0.99, 0.99, 0.01, 0.01], 40)  # every rule but constant exact: the default stays
+    assert choose_hard_rule(right, y, g, clusters)[0] == "threshold"
+    assert choose_hard_rule(right, y, g, clusters, default="plurality")[0] == "plurality"
+    # A confident majority that is always wrong: plurality's splits cost sqrt(4) a group, equal rewards 0.
+    wrong = np.tile([0.7, 0.7, 0.2, 0.1], 40)
+    assert choose_hard_rule(wrong, 0 * y, g, clusters, default="plurality")[0] == "constant"
+    # Unanimous groups: plurality never splits one, so equal rewards are what it served anyway.
+    one = np.repeat(np.arange(40), 4)
+    assert choose_hard_rule(np.full(160, 0.8), y, g, one, default="plurality")[0] == "constant"
+    # Plurality far better, but on 3 of 40 groups only (the rules agree on the rest): no evidence, the default stays.
+    few = right.copy()
+    few[:12] = np.tile([0.4, 0.4, 0.2, 0.1], 3)  # threshold gives all 0 in these three groups, plurality the truth
+    _, _, by_rule = choose_hard_rule(few, y, g, clusters)
+    assert by_rule["plurality"] < by_rule["threshold"]
+    assert choose_hard_rule(few, y, g, clusters)[0] == "threshold"
+    few[:20] = np.tile([0.4, 0.4, 0.2, 0.1], 5)  # five such groups: a difference a paired test can read
+    assert choose_hard_rule(few, y, g, clusters)[0] == "plurality"
+    # Equal rewards need less: threshold splits 3 all-right groups (and no other), each split a cost.
+    all_right, p3 = np.ones(160, dtype=int), np.full(160, 0.9)
+    p3[:12] = np.tile([0.9, 0.9, 0.1, 0.1], 3)
+    rule, _, by_rule = choose_hard_rule(p3, all_right, g, clusters)
+    assert rule == "constant" and by_rule["constant"] == 0.0 < by_rule["threshold"]
+    with pytest.raises(ValueError, match="default rule"):
+        choose_hard_rule(right, y, g, clusters, default="median")
+
+
 def test_every_rule_is_a_valid_config_choice():
     """RewardConfig (dependency-free) lists the rules itself: it must accept every rule decision.py has."""
     from memreward_verl.config import RewardConfig

@@ -185,7 +185,7 @@ def _binding_examples(text: str, entry: str, params: list[str], required: int) -
     """Examples stated by binding the entry point's parameters (``For lst = [1, 2] the output should
     be 5``; ``Input: a = 1, b = 2`` / ``Output: 3``; ``Input: [4, 2]`` / ``Output: [2, 1]``), as
     positional calls in the signature's order. Names must be the signature's first parameters, each
-    once; bare values must fill the parameters without defaults (a model's program keeps the
+    once, and (as bare values) fill at least those without defaults (a model's program keeps the
     prompt's signature; anything else is prose, not an example)."""
     out: list[Example] = []
     for pattern in _BINDINGS:
@@ -200,7 +200,7 @@ def _binding_examples(text: str, entry: str, params: list[str], required: int) -
                 if set(kwargs) != set(params[: len(kwargs)]):
                     continue
                 args = [kwargs[p] for p in params[: len(kwargs)]]
-            elif not required <= len(args) <= len(params):
+            if not required <= len(args) <= len(params):
                 continue
             expected = _expected(m.group("out"))
             if expected is not None:

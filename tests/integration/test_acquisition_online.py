@@ -71,7 +71,9 @@ def care_run(ray_cluster, artifact_dir, tokenizer_dir, tokenizer, arith_queries,
     """One step of 8 unlabelled groups (+1 without ground truth, +1 labelled) under care at budget 0.25,
     then a step-2 group that moves the bought groups into the memory."""
     name = "mw_acq_care"
-    kwargs = {"artifact_dir": artifact_dir, "worker_name": name, "acquisition": "care", "budget": BUDGET}
+    # hard_rule pinned (as in test_reward_loop.py): predicted rewards are then p >= 0.5, whatever rule the fit chose
+    kwargs = {"artifact_dir": artifact_dir, "worker_name": name, "acquisition": "care", "budget": BUDGET,
+              "hard_rule": "threshold"}  # fmt: skip
     manager = _loop_manager(tokenizer_dir, kwargs)
     try:
         offered, no_truth, later = step_queries
