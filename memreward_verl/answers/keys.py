@@ -7,6 +7,7 @@ comments and layout noise. ``None`` means no answer could be read.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
@@ -133,12 +134,15 @@ def _as_option(key: str | None, options: Mapping[str, str] | Sequence[str]) -> s
     """
     if key is None or key in LETTERS:
         return key
-    hits = [
-        label
-        for label, text in _as_mapping(options, LETTERS[: _n_options(options)]).items()
-        if _canon_generic(text) == key
-    ]
+    labelled = tuple(_as_mapping(options, LETTERS[: _n_options(options)]).items())
+    hits = [label for label, option_key in _option_keys(labelled) if option_key == key]
     return hits[0] if len(hits) == 1 else key
+
+
+@functools.lru_cache(maxsize=256)
+def _option_keys(labelled: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str | None], ...]:
+    """Each option's key, computed once per prompt's options (every rollout of a group asks)."""
+    return tuple((label, _canon_generic(text)) for label, text in labelled)
 
 
 def _reads_options(domain: str) -> bool:

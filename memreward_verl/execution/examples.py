@@ -89,14 +89,20 @@ def _balanced_end(text: str, start: int) -> int | None:
 # ------------------------------------------------------------------------------------------ prompt side
 
 
-def prompt_entry_point(question: str) -> str | None:
-    """The function a code prompt asks for: the last top-level ``def`` when the prompt is code
-    (HumanEval style: signature + docstring; earlier defs are given helpers), else ``None``."""
+def _entry_def(question: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The last top-level ``def`` of a prompt that is code, else ``None``."""
     tree = _parse(question or "")
     if not isinstance(tree, ast.Module):
         return None
-    defs = [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    defs = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
     return defs[-1] if defs else None
+
+
+def prompt_entry_point(question: str) -> str | None:
+    """The function a code prompt asks for: the last top-level ``def`` when the prompt is code
+    (HumanEval style: signature + docstring; earlier defs are given helpers), else ``None``."""
+    fn = _entry_def(question)
+    return fn.name if fn else None
 
 
 def _doctest_examples(text: str, names: set[str] | None, source: str, origin: int | None) -> list[Example]:
@@ -169,13 +175,10 @@ def _inline_examples(text: str, names: set[str] | None, source: str, origin: int
     return out
 
 
-def _entry_params(question: str, entry: str) -> tuple[list[str], int] | None:
-    """Positional parameter names of the prompt's entry point and how many have no default (None
-    when it takes ``*args``, ``**kwargs`` or keyword-only parameters)."""
-    tree = _parse(question)
-    fns = [n for n in getattr(tree, "body", []) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
-    fn = next((f for f in reversed(fns) if f.name == entry), None)
-    if fn is None or fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs:
+def _entry_params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[list[str], int] | None:
+    """Positional parameter names of the entry point and how many have no default (None when it
+    takes ``*args``, ``**kwargs`` or keyword-only parameters)."""
+    if fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs:
         return None
     params = [a.arg for a in fn.args.posonlyargs + fn.args.args]
     return params, len(params) - len(fn.args.defaults)
@@ -244,10 +247,10 @@ def prompt_examples(question: str) -> list[Example]:
     """
     if not isinstance(question, str) or not question.strip():
         return []
-    entry = prompt_entry_point(question)
-    names = {entry} if entry else None
+    fn = _entry_def(question)
+    names = {fn.name} if fn else None
     found = _doctest_examples(question, names, "prompt", None) + _inline_examples(question, names, "prompt", None)
-    signature = _entry_params(question, entry) if entry else None
+    signature = _entry_params(fn) if fn else None
     if signature and signature[0]:
-        found += _binding_examples(question, entry, *signature)
+        found += _binding_examples(question, fn.name, *signature)
     return _dedup([ex for ex in found if ex.expected is not None])
