@@ -98,7 +98,7 @@ def table(results: dict, methods: list[str]) -> str:
         cells = []
         for key, _, pick in metrics:
             per = {m: vals(runs, m, key) for m in methods}
-            # Means compared as printed: equal rewards summed in another order are still a tie.
+            # Means compared to 6 decimals: equal rewards summed in another order are still a tie.
             means = {m: round(_mean(per[m]), 6) for m in methods}
             best = pick([v for v in means.values() if not np.isnan(v)], default=np.nan)
             cells += [_fmt(per[m], means[m] == best) for m in methods]
