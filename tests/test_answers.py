@@ -112,6 +112,46 @@ def test_generic_final_line_number_phrase_and_number_fallback():
     assert answer_key("", GENERIC) is None and answer_key("   ", "math") is None
 
 
+@pytest.mark.parametrize(
+    ("said", "same_as"),
+    [
+        ("Sentiment: Negative", "The sentiment of this review is negative."),
+        ("So, the overall sentiment is negative.", "negative"),
+        ("Verdict: the claim is false", "Answer: False"),
+        ("Yes, the Earth orbits the Sun.", "So the answer is yes."),
+        ("No. It would not fit.", "Answer: no, because it is too large"),
+        ("The correct option is B.", "Answer: (B)"),
+        ("I choose option C.", "C"),
+        ("The answer is four.", "4"),
+        ("Twenty-five apples", "25"),
+        ("The answer is 42 because 6*7 = 42", "42"),
+        ("The answer is \u22123", "-3"),
+    ],
+)
+def test_generic_answers_stated_in_a_sentence_share_the_plain_key(said, same_as):
+    """Sets with other domain strings (sentiment, verdicts, counts) state short answers in sentences."""
+    key = answer_key(said, GENERIC)
+    assert key is not None and key == answer_key(same_as, GENERIC)
+
+
+def test_generic_sentence_readings_stay_narrow():
+    """Words that only look like an answer keep the whole phrase."""
+    assert answer_key("No one knows", GENERIC) == "no one knows"
+    assert answer_key("one of them", GENERIC) == "one of them"
+    assert answer_key("Option A is incorrect", GENERIC) == "option is incorrect"
+    assert answer_key("Yesterday was fine", GENERIC) == "yesterday was fine"
+    assert answer_key("The sentiment is positive", GENERIC) != answer_key("The sentiment is negative", GENERIC)
+    assert answer_key("True or false", GENERIC) == "true or false"
+
+
+def test_unicode_minus_in_responses_options_and_ground_truths():
+    assert normalize_answer("\u22123", GENERIC) == normalize_answer("-3", "math") == "-3"
+    from memreward_verl.answers import group_keys
+
+    question = "Solve.\nA. x \u2212 2\nB. x + 2"
+    assert group_keys(["Answer: x - 2", "The answer is x \u2212 2."], "algebra", question) == ["A", "A"]
+
+
 def test_code_keeps_its_syntactic_key():
     a = "Here:\n```python\ndef f(x):\n    # double\n    return 2 * x\n```"
     b = "```python\ndef f(x):\n\n    return 2 * x\n```\nDone."
@@ -208,6 +248,9 @@ VERIFIER_CASES = [
     ("She has 5 apples and eats 2, leaving 3.", "3"),
     ("#### 5600", "5,600"),
     ("\\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}", "\\left( 3, \\frac{\\pi}{2} \\right)"),
+    ("The answer is \u22123.", "-3"),  # the Unicode minus sign
+    ("The answer is 42 because 6*7=42 and 40+2", "42"),  # the reason after the answer is not the answer
+    ("The answer is 41 since 6*7=42 and 40+2", "42"),
 ]
 
 

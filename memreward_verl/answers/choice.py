@@ -9,7 +9,7 @@ import functools
 import re
 from collections.abc import Mapping, Sequence
 
-from memreward_verl.answers.markers import _strip_reasoning, last_boxed
+from memreward_verl.answers.markers import _ASCII_SIGNS, _strip_reasoning, last_boxed
 
 LETTERS = "ABCDEFGHIJ"
 
@@ -21,7 +21,8 @@ def _labels(n_options: int) -> str:
 
 
 def _norm(text: str, fold: bool = True) -> str:
-    text = re.sub(r"\\text\{([^{}]*)\}", r"\1", text)
+    """An option's text or a stated answer, compared loosely (responses are read with ASCII signs)."""
+    text = re.sub(r"\\text\{([^{}]*)\}", r"\1", text.translate(_ASCII_SIGNS))
     text = re.sub(r"[*_`$]", "", text)
     text = re.sub(r"\s+", " ", text).strip().strip(".:;,!\"'").strip()
     return text.lower() if fold else text

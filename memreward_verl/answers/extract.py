@@ -25,6 +25,17 @@ _GENERIC_NUMBER = re.compile(r"(?<![\w./])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?
 _MAX_PHRASE_CHARS = 80
 _MAX_PHRASE_WORDS = 10
 
+# A final line that states a short answer in a sentence: "So, the sentiment of this review is
+# negative." -> "negative"; "Sentiment: Negative" -> "Negative". The subject is a few words opened
+# by a determiner, the key of "Key: value" at most three words, so a line of reasoning is kept whole.
+_LEAD_IN = re.compile(r"(?:so|thus|therefore|hence|in\s+conclusion|overall|finally)\b\s*,?\s*", re.IGNORECASE)
+_KEY_VALUE = re.compile(r"[A-Za-z][A-Za-z '\-]{0,30}:\s*(\S.*)")
+_SUBJECT_IS = re.compile(
+    r"(?:the|this|that|my|our|its|it)\b(?:\s+[^\s,;:]+){0,6}?\s+"
+    r"(?:is|are|was|were|would\s+be|will\s+be|should\s+be)\s+(\S.*)",
+    re.IGNORECASE,
+)
+
 
 def _capture_after_marker(captured: str) -> str:
     """The answer inside an "answer is ..." capture: a date if it starts with one, else its sentence."""
@@ -41,6 +52,19 @@ def _capture_after_marker(captured: str) -> str:
     return _answer_sentence(captured)
 
 
+def _final_phrase(line: str) -> str:
+    """The short answer a final line states: its ``Key: value`` value, its "the ... is X" predicate, or itself."""
+    phrase = line.strip("*`$ ").rstrip(".!").strip()
+    lead = _LEAD_IN.match(phrase)
+    if lead and lead.end() < len(phrase):
+        phrase = phrase[lead.end() :]
+    for pattern in (_KEY_VALUE, _SUBJECT_IS):  # "Verdict: the claim is false" -> "false"
+        m = pattern.fullmatch(phrase)
+        if m:
+            phrase = m.group(1).strip().rstrip(".!").strip()
+    return phrase
+
+
 def extract_generic(text: str, options: Mapping[str, str] | Sequence[str] | None = None) -> str | None:
     """Final answer of a response in a domain without its own extractor, as written.
 
@@ -53,7 +77,9 @@ def extract_generic(text: str, options: Mapping[str, str] | Sequence[str] | None
        else the sentence is cut at its end);
     5. the last date anywhere in the text (:func:`find_dates`);
     6. the final non-empty line: an option label (``(B)``, ``B.``) -> the label; else its last
-       number; else the line itself when it is a short phrase (at most 10 words, 80 characters);
+       number; else its short phrase (at most 10 words, 80 characters): the value of a
+       ``Key: value`` line, the predicate of a "the ... is X" sentence, else the line itself
+       (:func:`_final_phrase`);
     7. the last number anywhere in the text.
 
     Returns:
@@ -88,7 +114,7 @@ def extract_generic(text: str, options: Mapping[str, str] | Sequence[str] | None
     numbers = _GENERIC_NUMBER.findall(last)
     if numbers:
         return numbers[-1]
-    phrase = last.strip("*`$ ").rstrip(".!")
+    phrase = _final_phrase(last)
     if phrase and len(phrase) <= _MAX_PHRASE_CHARS and len(phrase.split()) <= _MAX_PHRASE_WORDS:
         return phrase
     numbers = _GENERIC_NUMBER.findall(body)

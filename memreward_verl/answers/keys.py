@@ -1,8 +1,9 @@
 """Canonical answer keys: two rollouts with equal keys reached the same final answer.
 
-Numbers are canonical (``1,000`` -> ``1000``, ``0.50`` and ``\\frac{1}{2}`` -> ``0.5``), dates ISO,
-option letters upper case, short phrases lower case without punctuation or articles, code without
-comments and layout noise. ``None`` means no answer could be read.
+Numbers are canonical (``1,000`` -> ``1000``, ``0.50`` and ``\\frac{1}{2}`` -> ``0.5``; outside math
+also ``four`` -> ``4``), dates ISO, option letters upper case (outside math also "option B"), verdicts
+one word ("Yes, because ..." -> ``yes``), short phrases lower case without punctuation or articles,
+code without comments and layout noise. ``None`` means no answer could be read.
 """
 
 from __future__ import annotations
@@ -16,13 +17,26 @@ from fractions import Fraction
 from memreward_verl.answers.choice import LETTERS, _as_mapping, _label_in, _n_options, choice_options
 from memreward_verl.answers.dates import canonical_date
 from memreward_verl.answers.extract import _MAX_PHRASE_CHARS, extract_answer
-from memreward_verl.answers.markers import _FENCE
+from memreward_verl.answers.markers import _ASCII_SIGNS, _FENCE
 
 _CODE_COMMENT = re.compile(r"#[^\n]*")
 _PLAIN_NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|[-+]?\.\d+")
 _SIMPLE_FRACTION = re.compile(r"([-+]?)(?:\\frac\{([-+]?\d+)\}\{(\d+)\}|\\frac(\d)(\d)|(\d+)/(\d+))")
 _TEXT_WRAP = re.compile(r"\\(?:text|textbf|textit|mathrm|mbox|mathbf|operatorname)\s*\{([^{}]*)\}")
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+# A verdict word opening the answer and closing its clause: "Yes, the Earth orbits the Sun" is "yes"
+# ("No one knows" is not "no").
+_VERDICT = re.compile(r"(yes|no|true|false)(?:\s*[,.;:!\u2014\u2013]|\s+-\s|\s*$)", re.IGNORECASE)
+# An option named by its letter in words: "I choose option C", "The correct choice is (B)".
+_OPTION_NAMED = re.compile(r"(?:.*\s)?(?:option|choice|letter)\s*(?:is\s*|:\s*|=\s*)?\(?([A-J])\)?\W*")
+_UNITS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}  # fmt: skip
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+# Words after a number word that make it something other than a count of units ("one of them").
+_NOT_UNIT_WORDS = {"of", "or", "and", "more", "less", "than", "to", "in", "on", "at", "by", "for", "is", "are"}
 
 
 def _canon_fraction(value: Fraction) -> str:
@@ -102,7 +116,30 @@ def _canon_phrase(text: str) -> str | None:
     return canon
 
 
+def _number_words(text: str) -> str | None:
+    """A number written in words, alone or before at most two unit words: "four", "twenty-five
+    apples" -> ``4``, ``25``; up to 99 (larger ones are written in digits far more often)."""
+    words = text.lower().replace("-", " ").split()
+    value, used = None, 0
+    if words and words[0] in _TENS:
+        value, used = _TENS[words[0]], 1
+        if len(words) > 1 and words[1] in _UNITS and 0 < _UNITS[words[1]] < 10:
+            value, used = value + _UNITS[words[1]], 2
+    elif words and words[0] in _UNITS:
+        value, used = _UNITS[words[0]], 1
+    rest = words[used:]
+    if value is None or len(rest) > 2 or any(not w.isalpha() or w in _NOT_UNIT_WORDS for w in rest):
+        return None
+    return str(value)
+
+
 def _canon_generic(ans: str) -> str | None:
+    """Key of an answer in a domain without its own verifier's reading (see :func:`extract_generic`).
+
+    Dates are ISO, option labels upper case ("(B)", "option B"), verdicts one word ("Yes, because
+    ..." -> ``yes``), numbers canonical whether written in digits (with a currency sign, percent
+    or unit words) or in words ("four" -> ``4``), other short phrases lower case.
+    """
     s = ans.strip()
     whole = _TEXT_WRAP.fullmatch(s.strip("$ "))
     if whole:  # \boxed{\text{Paris}} is the phrase "Paris", as "Answer: Paris" is
@@ -113,6 +150,16 @@ def _canon_generic(ans: str) -> str | None:
     label = _label_in(s, LETTERS)
     if label and len(s.strip("*`$ ")) <= 3:
         return label
+    if len(s) <= _MAX_PHRASE_CHARS:
+        named = _OPTION_NAMED.fullmatch(s)
+        if named:
+            return named.group(1)
+        verdict = _VERDICT.match(s)
+        if verdict:
+            return verdict.group(1).lower()
+        spelled = _number_words(s)
+        if spelled:
+            return spelled
     # A number with a currency sign, percent or unit words: "$1,200", "45%", "12 apples".
     num = re.fullmatch(
         r"\$?\s*([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:/\d+)?)\s*(?:\\?%|[A-Za-z][A-Za-z\s\-]*)?\.?", s
@@ -142,7 +189,7 @@ def _as_option(key: str | None, options: Mapping[str, str] | Sequence[str]) -> s
 @functools.lru_cache(maxsize=256)
 def _option_keys(labelled: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str | None], ...]:
     """Each option's key, computed once per prompt's options (every rollout of a group asks)."""
-    return tuple((label, _canon_generic(text)) for label, text in labelled)
+    return tuple((label, _canon_generic(text.translate(_ASCII_SIGNS))) for label, text in labelled)
 
 
 def _reads_options(domain: str) -> bool:
@@ -154,7 +201,7 @@ def normalize_answer(answer: str | None, domain: str) -> str | None:
     """Canonical key of an already-extracted answer (or a ground truth) for ``domain``."""
     if answer is None or not str(answer).strip():
         return None
-    answer = str(answer)
+    answer = str(answer).translate(_ASCII_SIGNS)  # a ground truth written "−3" is the answer -3
     if domain == "code":
         return code_key(answer)
     if domain == "qa":

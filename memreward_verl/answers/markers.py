@@ -16,15 +16,20 @@ def _strip_reasoning(text: str) -> str:
     """The part of a response that states its answer (every extractor reads this).
 
     The text after a ``<think>`` trace, narrowed to its last non-empty ``<answer>`` tag where it has
-    one (R1-style templates: ``<think>...</think> <answer>...</answer>``), markdown emphasis removed.
+    one (R1-style templates: ``<think>...</think> <answer>...</answer>``), markdown emphasis removed,
+    typographic signs and spaces as ASCII (``−3`` is ``-3``; see :data:`_ASCII_SIGNS`).
     """
     # Imported lazily: the verify package imports this module at load time.
     from memreward_verl.verify.base import strip_reasoning
 
-    body = strip_emphasis(strip_reasoning(text))
+    body = strip_emphasis(strip_reasoning(text).translate(_ASCII_SIGNS))
     tagged = answer_tag(body)
     return body if tagged is None else tagged
 
+
+# Signs models write in place of ASCII ones: the minus sign (U+2212; every number pattern reads
+# ``-``), and no-break / thin spaces around numbers and units.
+_ASCII_SIGNS = str.maketrans({"\u2212": "-", "\u00a0": " ", "\u2009": " ", "\u202f": " "})
 
 _ANSWER_OPEN = re.compile(r"<answer>", re.IGNORECASE)
 _ANSWER_CLOSE = re.compile(r"</answer>", re.IGNORECASE)
@@ -112,5 +117,12 @@ def _answer_sentence(captured: str) -> str:
     m = _INLINE_MATH.search(captured)
     if m:
         return m.group(0)
-    cut = re.split(r"\.\s|;\s|\s\(|,\s(?:so|which|and|because)\b", captured, maxsplit=1)[0]
-    return cut
+    return _SENTENCE_END.split(captured, maxsplit=1)[0]
+
+
+# Where an answer statement's own clause ends: a sentence end, a parenthesis, or a clause that
+# gives the reason ("is 42 because 6*7=42", "is 12, so ...", "is B since ...").
+_SENTENCE_END = re.compile(
+    r"\.\s|;\s|\s\(|,\s(?:so|which|and|because|since)\b|\s(?:because|since|which|given\s+that|as\s+shown)\b",
+    re.IGNORECASE,
+)
