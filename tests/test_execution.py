@@ -97,6 +97,60 @@ def test_prompt_examples_by_arrow_and_by_parameter_bindings():
     assert prompt_examples("Write a function f. For n = 5 the output should be 120.") == []
 
 
+LEETCODE = """Given an integer array nums and an integer target, return the indices of the two numbers that
+add up to target.
+
+Example 1:
+Input: nums = [2,7,11,15], target = 9
+Output: [0,1]
+
+Example 2:
+Input: nums = [3,2,4], target = 6
+Output: [1,2]
+
+```python
+class Solution:
+    def twoSum(self, nums: List[int], target: int) -> List[int]:
+\x20\x20\x20\x20\x20\x20\x20\x20
+```"""
+LEETCODE_RIGHT = """```python
+from typing import List
+
+
+class Solution:
+    def twoSum(self, nums: List[int], target: int) -> List[int]:
+        seen = {}
+        for i, x in enumerate(nums):
+            if target - x in seen:
+                return [seen[target - x], i]
+            seen[x] = i
+```"""
+LEETCODE_WRONG = """```python
+class Solution:
+    def twoSum(self, nums, target):
+        return [0, 1]
+```"""
+
+
+def test_leetcode_starter_code_names_a_method_called_on_an_instance():
+    """A prose statement ending in ``class Solution:`` starter code (fenced or not) names the method;
+    its Input:/Output: examples bind the method's parameters (``self`` left out); programs that define
+    the method are run on ``Solution()`` and judged by those examples."""
+    assert prompt_entry_point(LEETCODE) == "twoSum"
+    assert prompt_entry_point(LEETCODE.replace("```python", "").replace("```", "")) == "twoSum"
+    got = [(e.call, e.expected) for e in prompt_examples(LEETCODE)]
+    assert got == [("twoSum([2, 7, 11, 15], 9)", "[0,1]"), ("twoSum([3, 2, 4], 6)", "[1,2]")]
+    g = run_group(LEETCODE, [LEETCODE_RIGHT, LEETCODE_RIGHT.replace("seen", "memo"), LEETCODE_WRONG])
+    assert g.status == "ok", g.error
+    right, renamed, wrong = g.programs
+    assert right.status == wrong.status == "ok" and right.function == "twoSum"
+    assert right.prompt_pass == renamed.prompt_pass == 1.0 and wrong.prompt_pass == 0.5
+    assert right.cluster == renamed.cluster != wrong.cluster
+    # code shown in a prose prompt for reference is no starter code: no entry point is read from it
+    shown = "Here is a helper:\n```python\ndef helper(x):\n    return x + 1\n```\nWrite a function that doubles."
+    assert prompt_entry_point(shown) is None
+
+
 def test_correct_programs_agree_and_wrong_one_differs():
     g = run_group(PROMPT, [GOOD_A, GOOD_B, WRONG])
     assert g.status == "ok", g.error

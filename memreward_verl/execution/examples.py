@@ -13,7 +13,10 @@ from dataclasses import dataclass
 
 from memreward_verl.execution.data_expr import _args_source, _longest_data_prefix, _parse, is_data_expression
 
-__all__ = ["Example", "prompt_entry_point", "prompt_examples"]
+__all__ = ["SOLUTION_CLASS", "Example", "prompt_entry_point", "prompt_examples", "solution_methods"]
+
+#: The class LeetCode-style starter code wraps the solution in; a method of it is called on an instance.
+SOLUTION_CLASS = "Solution"
 
 # Separators between a call and its stated result in prose/docstrings: f(x) == y, f(x) -> y, ...
 _SEPARATOR = re.compile(
@@ -89,13 +92,66 @@ def _balanced_end(text: str, start: int) -> int | None:
 # ------------------------------------------------------------------------------------------ prompt side
 
 
+_FENCED = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE)
+_CODE_START = re.compile(r"^(?:class|def)\s+\w+", re.MULTILINE)
+
+
+def _starter_module(question: str) -> tuple[ast.Module, bool] | None:
+    """The prompt's code and whether it is the whole prompt.
+
+    The whole prompt when it parses (HumanEval: signature + docstring); else its last fenced Python
+    block or the code that ends it (a LeetCode statement followed by ``class Solution:`` starter
+    code), given a ``pass`` body where its last ``def`` has none, as the model is asked to write it.
+    """
+    whole = _parse(question)
+    if isinstance(whole, ast.Module):
+        return whole, True
+    starts = [m.start() for m in _CODE_START.finditer(question)]
+    for src in [*reversed(_FENCED.findall(question)), *(question[i:] for i in dict.fromkeys(starts[:1] + starts[-1:]))]:
+        tree = _parse(src)
+        lines = [ln for ln in src.rstrip().splitlines() if ln.strip()]
+        if tree is None and lines and lines[-1].rstrip().endswith(":"):
+            indent = lines[-1][: len(lines[-1]) - len(lines[-1].lstrip())]
+            tree = _parse(src.rstrip() + "\n" + indent + "    pass\n")
+        if isinstance(tree, ast.Module):
+            return tree, False
+    return None
+
+
+def _is_stub(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A body the model is asked to write: only a docstring, ``pass`` or ``...``."""
+    return all(
+        isinstance(n, ast.Pass) or (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)) for n in fn.body
+    )
+
+
 def _entry_def(question: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-    """The last top-level ``def`` of a prompt that is code, else ``None``."""
-    tree = _parse(question or "")
-    if not isinstance(tree, ast.Module):
+    """The function a prompt's code asks for: its last top-level ``def``, else the last public method
+    of its ``class Solution`` (LeetCode starter code; called on an instance, see the harness). Code
+    found inside a prose prompt counts only as a stub to fill (code shown for reference does not)."""
+    found = _starter_module(question or "")
+    if found is None:
         return None
+    tree, whole = found
     defs = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
-    return defs[-1] if defs else None
+    if not defs:
+        classes = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == SOLUTION_CLASS]
+        defs = [m for cls in classes for m in solution_methods(cls)]
+    if not defs or not (whole or _is_stub(defs[-1])):
+        return None
+    return defs[-1]
+
+
+def solution_methods(cls: ast.ClassDef) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Public methods of a ``class Solution`` that take ``self`` (the ones a judge calls)."""
+    return [
+        m
+        for m in cls.body
+        if isinstance(m, ast.FunctionDef | ast.AsyncFunctionDef)
+        and not m.name.startswith("_")
+        and (m.args.posonlyargs + m.args.args)[:1]
+        and (m.args.posonlyargs + m.args.args)[0].arg == "self"
+    ]
 
 
 def prompt_entry_point(question: str) -> str | None:
@@ -176,11 +232,13 @@ def _inline_examples(text: str, names: set[str] | None, source: str, origin: int
 
 
 def _entry_params(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[list[str], int] | None:
-    """Positional parameter names of the entry point and how many have no default (None when it
-    takes ``*args``, ``**kwargs`` or keyword-only parameters)."""
+    """Positional parameter names of the entry point (a method's ``self`` left out) and how many have
+    no default (None when it takes ``*args``, ``**kwargs`` or keyword-only parameters)."""
     if fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs:
         return None
     params = [a.arg for a in fn.args.posonlyargs + fn.args.args]
+    if params[:1] == ["self"]:
+        params = params[1:]
     return params, len(params) - len(fn.args.defaults)
 
 

@@ -4,8 +4,8 @@
 group's programs and inputs as JSON on stdin. Inside the sandbox, the harness forks one short-lived
 worker per program (a few milliseconds, far cheaper than a sandbox per program): the worker execs
 the program in a fresh namespace with stdout/stderr sent to ``/dev/null`` and an empty stdin, then
-calls its solution function on every input, each call under its own interval timer, and reports
-canonical outputs. The harness kills a worker that overruns its per-program wall limit (C-level
+calls its solution function (a method of ``class Solution`` on one instance, LeetCode style) on
+every input, each call under its own interval timer, and reports canonical outputs. The harness kills a worker that overruns its per-program wall limit (C-level
 loops ignore the timer), so a hung, crashing or ``os._exit``-ing program costs only itself. Results
 stream to stdout one line per program, so when the sandbox itself is stopped (group budget) the
 programs already done are not lost.
@@ -205,6 +205,17 @@ def _harness_main() -> None:  # noqa: C901 - one self-contained program by desig
             res.update(status="import_error", error=type(exc).__name__)
             return res
         fn = ns.get(fn_name)
+        holder = ns.get("Solution")
+        if not callable(fn) and isinstance(holder, type) and callable(getattr(holder, fn_name, None)):
+            try:  # LeetCode style: the solution is a method, called on a fresh instance
+                arm(import_s)
+                try:
+                    fn = getattr(holder(), fn_name)
+                finally:
+                    disarm()
+            except BaseException as exc:  # noqa: BLE001
+                res.update(status="import_error", error=type(exc).__name__)
+                return res
         if not callable(fn):
             res.update(status="no_function", error=f"the program defines no function {fn_name!r}")
             return res

@@ -13,7 +13,7 @@ import tokenize
 from dataclasses import dataclass, field
 
 from memreward_verl.execution.data_expr import _args_source, _data_node, _parse, _substituted, is_data_expression
-from memreward_verl.execution.examples import Example, _dedup, _doctest_examples
+from memreward_verl.execution.examples import SOLUTION_CLASS, Example, _dedup, _doctest_examples, solution_methods
 from memreward_verl.verify.code_verifier import extract_code
 
 __all__ = ["ResponseProgram", "parse_response"]
@@ -283,6 +283,15 @@ def parse_response(text: str, entry_point: str | None = None, origin: int = 0) -
         if src != code:  # truncated: it would not run as given; still mined for calls
             code = None
     funcs = [n for tree, _ in units for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    methods = [
+        m
+        for tree, _ in units
+        for n in tree.body
+        if isinstance(n, ast.ClassDef) and n.name == SOLUTION_CLASS
+        for m in solution_methods(n)
+    ]
+    if methods and (not funcs or (entry_point in {m.name for m in methods} - {f.name for f in funcs})):
+        funcs = funcs + methods  # LeetCode style: the harness calls the method on Solution()
     usage_calls: set[str] = set()
     for tree, _ in units:
         for stmt in _usage_statements(tree, set()):
