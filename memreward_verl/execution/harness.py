@@ -5,10 +5,11 @@ group's programs and inputs as JSON on stdin. Inside the sandbox, the harness fo
 worker per program (a few milliseconds, far cheaper than a sandbox per program): the worker execs
 the program in a fresh namespace with stdout/stderr sent to ``/dev/null`` and an empty stdin, then
 calls its solution function (a method of ``class Solution`` on one instance, LeetCode style) on
-every input, each call under its own interval timer, and reports canonical outputs. The harness kills a worker that overruns its per-program wall limit (C-level
-loops ignore the timer), so a hung, crashing or ``os._exit``-ing program costs only itself. Results
-stream to stdout one line per program, so when the sandbox itself is stopped (group budget) the
-programs already done are not lost.
+every input, each call under its own interval timer, and reports canonical outputs. The harness
+kills a worker that overruns its per-program wall limit (C-level loops ignore the timer), so a hung,
+crashing or ``os._exit``-ing program costs only itself. Results stream to stdout one line per
+program, so when the sandbox itself is stopped (group budget) the programs already done are not
+lost.
 
 Output canonical form: ``None``/bools/ints/strings as ``repr``; floats as ``%.9g`` (integral
 floats as ints, so ``2.0`` agrees with ``2``); lists ``[..]``, tuples ``(..)``, sets and dicts
