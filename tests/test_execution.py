@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -303,3 +304,140 @@ def test_prompt_examples_of_real_humaneval_are_read_and_right():
         if g.programs[0].prompt_pass != 1.0:
             wrong.add(task_id)
     assert wrong <= {f"HumanEval/{i}" for i in (47, 116, 130, 140, 148)}, wrong
+
+
+# ------------------------------------------------------------------------------------- stdin programs
+
+CODEFORCES = """You are given n numbers. Print their sum.
+
+Input
+The first line contains n (1 <= n <= 100). The second line contains n integers.
+
+Output
+Print one integer.
+
+Examples
+Input
+3
+1 2 3
+Output
+6
+Input
+1
+5
+Output
+5
+
+Note
+In the first example 1 + 2 + 3 = 6.
+"""
+APPS = """Print the sum.
+
+-----Input-----
+
+The first line contains n.
+
+-----Output-----
+
+Print the sum.
+
+-----Examples-----
+Input
+3
+1 2 3
+
+Output
+6
+
+
+
+-----Note-----
+
+Trivial."""
+ATCODER = """Print the sum of N integers.
+
+Input
+
+Input is given from Standard Input in the following format:
+N
+A_1 ... A_N
+
+Output
+
+Print the sum.
+
+Sample Input 1
+
+3
+1 2 3
+
+Sample Output 1
+
+6
+
+1 + 2 + 3 = 6.
+"""
+FENCED = "Sum them.\n\n### Example Input\n```\n3\n1 2 3\n```\n### Example Output\n```\n6\n```\n"
+SCRIPTS = {
+    "input()": "```python\nn = int(input())\nprint(sum(map(int, input().split())))\n```",
+    "main guard": (
+        "```python\nimport sys\n\ndef main():\n    data = sys.stdin.read().split()\n"
+        "    print(sum(int(x) for x in data[1:]))\n\nif __name__ == '__main__':\n    main()\n```"
+    ),
+    "thread": (
+        "```python\nimport sys, threading\ndef main():\n    sys.stdin.buffer.readline()\n"
+        "    sys.stdout.write(str(sum(map(int, sys.stdin.buffer.readline().split()))) + '\\n')\n"
+        "threading.Thread(target=main).start()\n```"
+    ),
+    "open(0)": "```python\nprint(sum(map(int, open(0).read().split()[1:])))\n```",
+    "wrong": "```python\nn = int(input())\nprint(n)\n```",
+    "crash": "```python\nn = int(input())\nprint(1 / 0)\n```",
+    "hang": "```python\nwhile True:\n    pass\n```",
+    "early exit": "```python\nimport sys\nprint(6)\nsys.exit(0)\n```",
+}
+
+
+@pytest.mark.parametrize("prompt", [CODEFORCES, APPS, ATCODER, FENCED])
+def test_stdio_samples_of_common_judge_formats(prompt):
+    """Sample tests as Codeforces, APPS, AtCoder and markdown state them; format sections ("Input"
+    above the samples, "-----Input-----"), notes and explanations are not samples."""
+    from memreward_verl.execution.stdio import stdio_samples
+
+    samples = stdio_samples(prompt)
+    assert samples[0] == ("3\n1 2 3\n", "6")
+    assert samples[1:] == ([("1\n5\n", "5")] if prompt is CODEFORCES else [])
+    assert stdio_samples("Input\nThe first line contains n.\n\nOutput\nPrint n.") == []
+
+
+def test_stdin_programs_run_on_the_samples_and_agree_by_what_they_print():
+    """Scripts read the sample input however they read stdin (input(), sys.stdin under a main guard,
+    a thread, open(0)); their behaviour is what they print, and a sample passes exactly when the code
+    verifier would pass it as a stdin test."""
+    from memreward_verl.verify import CodeVerifier
+
+    texts = list(SCRIPTS.values())
+    g = run_group(CODEFORCES, texts + ["no code here"])
+    assert g.status == "ok", g.error
+    assert g.inputs == ["3\n1 2 3\n", "1\n5\n"] and g.input_sources == ["prompt", "prompt"]
+    by = dict(zip(list(SCRIPTS) + ["none"], g.programs))
+    right = [by[k] for k in ("input()", "main guard", "thread", "open(0)")]
+    assert all(p.status == "ok" and p.outputs == ("6", "5") and p.prompt_pass == 1.0 for p in right)
+    assert len({p.cluster for p in right}) == 1 and right[0].cluster_share == pytest.approx(4 / 9)
+    assert by["wrong"].outputs == ("3", "1") and by["wrong"].prompt_pass == 0.0
+    assert by["crash"].outputs == ("!ZeroDivisionError",) * 2 and by["crash"].cluster_share == 0.0
+    assert by["hang"].outputs == ("!Timeout",) * 2
+    assert by["early exit"].outputs == ("6", "6") and by["early exit"].prompt_pass == 0.5
+    assert by["none"].status == "no_code"
+    tests = json.dumps({"inputs": g.inputs, "outputs": ["6", "5"]})
+    for name, text in SCRIPTS.items():
+        verdict = CodeVerifier().verify(text, tests).score
+        assert verdict == float(by[name].prompt_pass == 1.0), name
+
+
+def test_function_prompts_never_take_the_stdin_path():
+    """A prompt that names a function, or whose programs do not read stdin, keeps function calls."""
+    g = run_group(PROMPT + "\nExamples\nInput\n3\nOutput\n3\n", [GOOD_A, GOOD_B, WRONG])
+    assert g.status == "ok" and g.programs[0].function == "sort_unique"
+    prose = "Write a function that doubles.\n\nExamples\nInput\n3\nOutput\n6\n"
+    g = run_group(prose, ["```python\ndef double(x):\n    return 2 * x\n```"] * 2)
+    assert g.programs[0].function == "double"

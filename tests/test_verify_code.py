@@ -184,6 +184,13 @@ def test_stdin_style_tests():
     assert verify("apps", "import sys\na, b = map(int, open(0).read().split())\nprint(a + b)\nsys.exit(0)\n", gt) == 1.0
     res = verify_detailed("apps", "while True:\n    pass\n", gt)
     assert res.status is Status.TIMEOUT
+    # main() in a thread (for a bigger stack): its output counts, as the interpreter waits for it
+    threaded = (
+        "import sys, threading\n\ndef main():\n    a, b = map(int, sys.stdin.readline().split())\n    print(a + b)\n\n"
+        "threading.stack_size(1 << 24)\nthreading.Thread(target=main).start()\n"
+    )
+    assert verify("apps", threaded, gt) == 1.0
+    assert verify("apps", threaded.replace("a + b", "a - b"), gt) == 0.0
 
 
 def test_fn_name_style_with_solution_class_and_wrapped_outputs():

@@ -13,6 +13,11 @@ do. No ground-truth test is ever used: inputs come from
   solution's signature (:mod:`memreward_verl.execution.inputs`), kept only where most programs
   accept them.
 
+Competitive-programming prompts (Codeforces, AtCoder, APPS, CodeContests: a script reads stdin)
+state sample tests instead (:func:`~memreward_verl.execution.stdio.stdio_samples`); where most of a
+group's programs read stdin, each whole program runs once per sample input and its behaviour is
+what it prints. LeetCode-style ``class Solution`` starter code names a method, called on an instance.
+
 :func:`run_group` runs a whole group in one sandboxed process (one forked worker per program, a
 timer per call), and reports per program a behaviour signature, its cluster and cluster share, the
 fraction of prompt / response examples it passes, the dual agreement score (cluster size x stated

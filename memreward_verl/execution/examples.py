@@ -46,8 +46,10 @@ class Example:
     Attributes:
         args: source of the argument list, as written between the call's parentheses (``"[1, 2], 3"``).
         expected: source of the stated result (``"[1, 2]"``), or ``None`` for a bare call (input only).
-        kind: ``"value"`` (compare the return value with the evaluated ``expected``) or ``"printed"``
-            (the response printed the call: ``str(result)`` may also match the text verbatim).
+        kind: ``"value"`` (compare the return value with the evaluated ``expected``), ``"printed"``
+            (the response printed the call: ``str(result)`` may also match the text verbatim) or
+            ``"stdout"`` (a stdin program's sample test: ``args`` is the stdin text, ``expected`` the
+            output, judged as the code verifier judges stdin tests; see stdio.py).
         source: ``"prompt"`` or ``"response"``.
         origin: index of the response it came from (``None`` for the prompt).
         func: the function name as written in the example (programs may name theirs differently).

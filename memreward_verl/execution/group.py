@@ -15,6 +15,7 @@ from memreward_verl.execution.examples import Example, prompt_entry_point, promp
 from memreward_verl.execution.harness import run_harness
 from memreward_verl.execution.inputs import generated_inputs
 from memreward_verl.execution.response import ResponseProgram, parse_response
+from memreward_verl.execution.stdio import STDIN_PROGRAM, reads_stdin, same_stdout, script_of, stdio_samples
 from memreward_verl.verify.sandbox import SandboxConfig
 
 __all__ = ["ExecutionConfig", "ProgramBehaviour", "GroupBehaviour", "run_group", "run_groups", "STATUSES"]
@@ -290,6 +291,11 @@ def run_group(
         raise TypeError("run_group: responses must be a sequence of strings, not one string")
     t0 = time.monotonic()
     entry = prompt_entry_point(question or "")
+    samples = [] if entry else stdio_samples(question or "")
+    if samples:
+        scripts = [script_of(text or "") for text in responses]
+        if sum(reads_stdin(c) for c in scripts) * 2 >= sum(c is not None for c in scripts) > 0:
+            return _run_stdio_group(query_id, scripts, samples[: cfg.max_inputs], cfg, t0)
     parsed = [parse_response(text or "", entry, origin=i) for i, text in enumerate(responses)]
     runnable = [i for i, p in enumerate(parsed) if p.code is not None and p.function is not None]
     if not runnable:
@@ -315,6 +321,40 @@ def run_group(
         logger.warning("execution group %s: %s", query_id, error)
         return _failed_group(query_id, status, error, parsed, t0, n_inputs_run=len(inputs))
     return _score(query_id, parsed, run.results, inputs, sources, stated, cfg, t0)
+
+
+def _run_stdio_group(query_id, scripts, samples, cfg, t0) -> GroupBehaviour:
+    """A group of stdin programs (the prompt states sample tests, most programs read stdin): each
+    whole program runs once per sample input; its behaviour is what it prints, and a sample passes
+    as a stdin test of the code verifier does (:func:`~memreward_verl.execution.stdio.same_stdout`)."""
+    parsed = [
+        ResponseProgram(code, STDIN_PROGRAM) if code is not None else ResponseProgram(None, note="no_code")
+        for code in scripts
+    ]
+    inputs = [given for given, _ in samples]
+    stated = [(j, Example(given, expected, "stdout", "prompt")) for j, (given, expected) in enumerate(samples)]
+    run = run_harness(
+        [(p.code, p.function) for p in parsed],
+        inputs,
+        [(j, ex.expected, ex.kind) for j, ex in stated],
+        call_s=cfg.call_time_s,
+        import_s=cfg.import_time_s,
+        program_s=cfg.program_time_s,
+        max_timeouts=cfg.max_timeouts,
+        budget_s=cfg.group_budget_s,
+        sandbox=SandboxConfig(**{**cfg.sandbox.__dict__, "memory_mb": cfg.memory_mb}),
+        mode="stdio",
+    )
+    if run.error or run.budget_exceeded:
+        status = "sandbox_error" if run.error else "budget_exceeded"
+        error = run.error or f"the group ran past its budget of {cfg.group_budget_s:.0f}s"
+        logger.warning("execution group %s: %s", query_id, error)
+        return _failed_group(query_id, status, error, parsed, t0, n_inputs_run=len(inputs))
+    for res in run.results:
+        if res is not None and res.get("status") == "ok":
+            printed = res.get("stdout") or [None] * len(inputs)
+            res["pass"] = [printed[j] is not None and same_stdout(printed[j], ex.expected) for j, ex in stated]
+    return _score(query_id, parsed, run.results, inputs, ["prompt"] * len(inputs), stated, cfg, t0)
 
 
 def _score(query_id, parsed, results, inputs, sources, stated, cfg, t0) -> GroupBehaviour:

@@ -65,7 +65,8 @@ def _harness_main() -> None:  # noqa: C901 - one self-contained program by desig
 
     payload = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     nonce = payload["nonce"]
-    inputs = payload["inputs"]  # argument-list sources
+    inputs = payload["inputs"]  # argument-list sources ("stdio": stdin texts)
+    stdio = payload.get("mode") == "stdio"
     examples = payload["examples"]  # [input index, expected source, kind]
     call_s = float(payload["call_s"])
     import_s = float(payload["import_s"])
@@ -172,7 +173,7 @@ def _harness_main() -> None:  # noqa: C901 - one self-contained program by desig
         return args, kwargs
 
     compiled_inputs = []
-    for src in inputs:
+    for src in [] if stdio else inputs:
         try:
             compiled_inputs.append(compile("__mr_pack(" + src + ")", "<input>", "eval"))
         except BaseException:  # noqa: BLE001
@@ -298,6 +299,74 @@ def _harness_main() -> None:  # noqa: C901 - one self-contained program by desig
             res["pass"][e] = bool(passed)
         return res
 
+    class CappedBytes(io.BytesIO):
+        def write(self, b):
+            if self.tell() + len(b) > 1 << 20:
+                raise OverflowError("output over 1 MiB")
+            return super().write(b)
+
+    def run_script(code, data):
+        """One run of a stdin program: ``data`` on fd 0 (a pipe), stdout captured; (printed, error)."""
+        r, w = os.pipe()  # r is 0 itself when the previous run closed fd 0 (``open(0)`` closes it)
+        os.write(w, data.encode("utf-8"))  # samples are capped below the pipe's buffer
+        os.close(w)
+        if r != 0:
+            os.dup2(r, 0)
+            os.close(r)
+        sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "rb", closefd=False)), encoding="utf-8")
+        buf = CappedBytes()
+        sys.stdout = io.TextIOWrapper(buf, encoding="utf-8", newline="\n", write_through=True)
+        error = None
+        try:
+            arm(import_s)
+            try:
+                exec(code, {"__name__": "__main__", "__builtins__": builtins})  # noqa: S102 - sandboxed
+                import threading  # solutions that run main() in a thread (bigger stack) print from it
+
+                for t in threading.enumerate():
+                    if t is not threading.current_thread() and not t.daemon:
+                        t.join()
+            finally:
+                disarm()
+        except SystemExit as exc:
+            if exc.code not in (None, 0):
+                error = "!SystemExit"
+        except _Timeout:
+            error = "!Timeout"
+        except BaseException as exc:  # noqa: BLE001
+            error = "!" + type(exc).__name__
+        try:
+            sys.stdout.flush()
+        except BaseException:  # noqa: BLE001
+            error = error or "!OverflowError"
+        printed = buf.getvalue().decode("utf-8", "replace")
+        sys.stdout = sys.__stdout__
+        return printed, error
+
+    def work_stdio(program):
+        """A stdin program (``mode: stdio``): run once per input; ``out`` is its whitespace-normalised
+        stdout, ``stdout`` the text as printed (judged outside, as the code verifier judges)."""
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        random.seed(0)
+        res = {"status": "ok", "error": None, "out": [], "pass": [None] * len(examples), "stdout": []}
+        try:
+            code = compile(program, "solution.py", "exec")
+        except BaseException as exc:  # noqa: BLE001
+            res.update(status="import_error", error=type(exc).__name__)
+            return res
+        timeouts = 0
+        for data in inputs:
+            if timeouts >= max_timeouts:
+                printed, error = "", "!Timeout"
+            else:
+                printed, error = run_script(code, data)
+                timeouts += error == "!Timeout"
+            res["out"].append(error or short(" ".join(printed.split())))
+            res["stdout"].append(None if error or len(printed) > 65536 else printed)
+        return res
+
     def iter_list(it):
         items = []
         for v in it:
@@ -341,7 +410,7 @@ def _harness_main() -> None:  # noqa: C901 - one self-contained program by desig
                 os.close(r)
                 os.close(out_fd)
                 os.setpgid(0, 0)
-                res = work(program, fn_name)
+                res = work_stdio(program) if stdio else work(program, fn_name)
                 data = json.dumps(res).encode()
                 view = memoryview(data)
                 while view:
@@ -404,8 +473,14 @@ def run_harness(
     max_timeouts: int,
     budget_s: float,
     sandbox: SandboxConfig,
+    mode: str = "call",
 ) -> HarnessResult:
     """Run ``programs`` (``(code, function name)``; ``code=None`` skips) on ``inputs`` in the sandbox.
+
+    ``mode="call"``: each input is an argument list of the solution function. ``mode="stdio"``: each
+    input is the stdin of one run of the whole program as ``__main__`` (the function name is not
+    used); each result then also holds ``stdout``, the text printed per input (``None`` on an error),
+    and ``pass`` is left to the caller.
 
     One sandbox run normally covers the group. If the sandbox process dies part way (it should not:
     workers absorb program failures), the program it was on is marked ``crashed`` and a new sandbox
@@ -434,6 +509,7 @@ def run_harness(
             "program_s": program_s,
             "max_timeouts": max_timeouts,
             "start": start,
+            "mode": mode,
         }
         cfg = SandboxConfig(
             wall_time_s=left,

@@ -185,6 +185,11 @@ def main() -> None:  # noqa: C901 - one self-contained program by design
         code = 0
         try:
             exec(compile(program, "solution.py", "exec"), namespace)  # noqa: S102 - sandboxed by design
+            threading = sys.modules.get("threading")
+            if threading is not None:  # as the interpreter does at exit: scripts that run main() in a
+                for thread in threading.enumerate():  # thread (a bigger stack) print from it
+                    if thread is not threading.main_thread() and not thread.daemon:
+                        thread.join()
         except SystemExit as exc:
             if exc.code is None:
                 code = 0
