@@ -21,8 +21,9 @@ from memreward_verl.gnn import NUM_NEIGHBOUR_FEATURES
 __all__ = ["fit_anchor", "ANCHORS", "RICH_ANCHORS"]
 
 # Anchor candidates: the vote share alone (a monotone calibration of the vote: its ranking and ties), plus
-# the neighbour-label inputs, or every anchor input.
-ANCHORS = ("share", "share_nbr", "full")
+# the neighbour-label inputs, every label-free group feature (no neighbour labels: where one feature such as
+# code's execution score carries the ranking, how hard similar queries were only adds noise), or every input.
+ANCHORS = ("share", "share_nbr", "features", "full")
 RICH_ANCHORS = ANCHORS[1:]
 
 
@@ -84,11 +85,13 @@ def fit_anchor(
 
     Candidates: ``share`` (the vote share alone: a monotone calibration of majority voting, same
     ranking), ``share_nbr`` (plus the neighbour-label inputs: how hard similar labelled queries
-    were) and ``full`` (every anchor input, standardised). Each is scored by query-grouped 5-fold
-    OOF decisions; a candidate replaces ``share`` only if its OOF AUC gain over ``share``,
-    bootstrapped over queries, is positive by ``min_gain_z`` standard deviations (the largest such
-    lower bound wins). So few or skewed labels give the calibrated vote, more labels buy structure.
-    With one class only, the anchor is the constant base rate.
+    were), ``features`` (every label-free group feature) and ``full`` (every anchor input,
+    standardised). Each is scored by query-grouped 5-fold OOF decisions; a candidate replaces
+    ``share`` only if its OOF AUC gain over ``share``, bootstrapped over queries, is positive by
+    ``min_gain_z`` standard deviations (the largest such lower bound wins), and ``full`` replaces the
+    better of ``features`` / ``share_nbr`` only if it also beats that one so (nested parts pay for
+    themselves). So few or skewed labels give the calibrated vote, more labels buy structure. With
+    one class only, the anchor is the constant base rate.
 
     Returns:
         ``{"anchor": name (+"_flat" if the share weight was flattened), "cv_auc": {name: OOF AUC},
@@ -105,7 +108,8 @@ def fit_anchor(
         std = np.where(std > 1e-8, std, 1.0)
         xs = (x - mean) / std
         nbr = list(range(x.shape[1] - NUM_NEIGHBOUR_FEATURES, x.shape[1]))
-        all_cols = {"share": [0], "share_nbr": [0, *nbr], "full": list(range(x.shape[1]))}
+        feats = [c for c in range(x.shape[1]) if c not in nbr]
+        all_cols = {"share": [0], "share_nbr": [0, *nbr], "features": feats, "full": list(range(x.shape[1]))}
         cols_of = {n: all_cols[n] for n in candidates}
         name = "share" if "share" in cols_of else candidates[0]
         if len(cols_of) > 1:
@@ -125,6 +129,19 @@ def fit_anchor(
                 info["cv_gain"][n] = list(gain)
                 if significant(gain, min_gain_z) and gain[0] - min_gain_z * gain[1] > best_bound:
                     name, best_bound = n, gain[0] - min_gain_z * gain[1]
+            # Each part must pay for itself: ``full`` holds ``features`` and ``share_nbr``, so it is served
+            # over the one of them that won only if it ranks significantly better than that one too.
+            if name == "full":
+                inner = max(
+                    (n for n in ("features", "share_nbr") if n in info["cv_gain"]),
+                    key=lambda n: info["cv_gain"][n][0] - min_gain_z * info["cv_gain"][n][1],
+                    default=None,
+                )
+                if inner is not None and significant(info["cv_gain"][inner], min_gain_z):
+                    gain = query_bootstrap_gain(oof["full"][ok], oof[inner][ok], y[ok], groups[ok], strata=fold_of[ok])
+                    info["cv_gain"][f"full_over_{inner}"] = list(gain)
+                    if not significant(gain, min_gain_z):
+                        name = inner
         w, intercept, flat = _fit_candidate(xs, y, cols_of[name])
         info["anchor"] = f"{name}_flat" if flat else name
         # Fold the standardisation into the layer: w'x + b' == w((x - mean) / std) + b.

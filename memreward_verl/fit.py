@@ -322,7 +322,7 @@ def _fold_gain(memory: ExperienceMemory, run: _FoldRun, seed: int) -> tuple[floa
 
 
 def _kind(run: _FoldRun) -> str:
-    """The candidate kind of a fold's anchor (``share``, ``share_nbr``, ``full`` or ``constant``)."""
+    """The candidate kind of a fold's anchor (``share``, ``share_nbr``, ``features``, ``full`` or ``constant``)."""
     return run.anchor.get("anchor", "constant").removesuffix("_flat")
 
 
@@ -332,12 +332,11 @@ def _fold_anchor_x(memory: ExperienceMemory, graph, run: _FoldRun) -> np.ndarray
 
 
 def _majority_kind(runs: list[_FoldRun]) -> str:
-    """The anchor kind most folds chose (``constant`` counts as ``share``); a tie goes to fold 0's kind if it
-    is tied, else to the simpler kind."""
+    """The anchor kind most folds chose (``constant`` counts as ``share``); a tie goes to the simpler kind
+    (:data:`ANCHORS` order), as a richer anchor is served only where the evidence asks for it."""
     kinds = [k if k in ANCHORS else "share" for k in map(_kind, runs)]
     top = max(map(kinds.count, ANCHORS))
-    tied = [k for k in ANCHORS if kinds.count(k) == top]
-    return kinds[0] if kinds[0] in tied else tied[0]
+    return next(k for k in ANCHORS if kinds.count(k) == top)
 
 
 def _refit_anchor(memory: ExperienceMemory, x: np.ndarray, run: _FoldRun, kind: str, layer: nn.Linear) -> dict:
