@@ -8,6 +8,7 @@ reader is shared with the response side (response.py).
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from dataclasses import dataclass
 
@@ -127,10 +128,12 @@ def _is_stub(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=256)
 def _entry_def(question: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
     """The function a prompt's code asks for: its last top-level ``def``, else the last public method
     of its ``class Solution`` (LeetCode starter code; called on an instance, see the harness). Code
-    found inside a prose prompt counts only as a stub to fill (code shown for reference does not)."""
+    found inside a prose prompt counts only as a stub to fill (code shown for reference does not).
+    Cached: a group asks for its prompt's entry point and examples several times (read-only nodes)."""
     found = _starter_module(question or "")
     if found is None:
         return None

@@ -304,6 +304,12 @@ def run_group(
     if not inputs:
         return _failed_group(query_id, "no_inputs", "no inputs in the prompt or the responses", parsed, t0)
     programs = [(p.code, p.function) if i in runnable else (None, None) for i, p in enumerate(parsed)]
+    return _execute(query_id, parsed, programs, inputs, sources, stated, cfg, t0)
+
+
+def _execute(query_id, parsed, programs, inputs, sources, stated, cfg, t0, mode="call") -> GroupBehaviour:
+    """Run the group's programs in one sandbox (``mode``: see :func:`run_harness`) and score them; a
+    stdin program's samples are judged here, by the code verifier's stdin comparison."""
     run = run_harness(
         programs,
         inputs,
@@ -314,12 +320,18 @@ def run_group(
         max_timeouts=cfg.max_timeouts,
         budget_s=cfg.group_budget_s,
         sandbox=SandboxConfig(**{**cfg.sandbox.__dict__, "memory_mb": cfg.memory_mb}),
+        mode=mode,
     )
     if run.error or run.budget_exceeded:
         status = "sandbox_error" if run.error else "budget_exceeded"
         error = run.error or f"the group ran past its budget of {cfg.group_budget_s:.0f}s"
         logger.warning("execution group %s: %s", query_id, error)
         return _failed_group(query_id, status, error, parsed, t0, n_inputs_run=len(inputs))
+    if mode == "stdio":
+        for res in run.results:
+            if res is not None and res.get("status") == "ok":
+                printed = res.get("stdout") or [None] * len(inputs)
+                res["pass"] = [printed[j] is not None and same_stdout(printed[j], ex.expected) for j, ex in stated]
     return _score(query_id, parsed, run.results, inputs, sources, stated, cfg, t0)
 
 
@@ -333,28 +345,8 @@ def _run_stdio_group(query_id, scripts, samples, cfg, t0) -> GroupBehaviour:
     ]
     inputs = [given for given, _ in samples]
     stated = [(j, Example(given, expected, "stdout", "prompt")) for j, (given, expected) in enumerate(samples)]
-    run = run_harness(
-        [(p.code, p.function) for p in parsed],
-        inputs,
-        [(j, ex.expected, ex.kind) for j, ex in stated],
-        call_s=cfg.call_time_s,
-        import_s=cfg.import_time_s,
-        program_s=cfg.program_time_s,
-        max_timeouts=cfg.max_timeouts,
-        budget_s=cfg.group_budget_s,
-        sandbox=SandboxConfig(**{**cfg.sandbox.__dict__, "memory_mb": cfg.memory_mb}),
-        mode="stdio",
-    )
-    if run.error or run.budget_exceeded:
-        status = "sandbox_error" if run.error else "budget_exceeded"
-        error = run.error or f"the group ran past its budget of {cfg.group_budget_s:.0f}s"
-        logger.warning("execution group %s: %s", query_id, error)
-        return _failed_group(query_id, status, error, parsed, t0, n_inputs_run=len(inputs))
-    for res in run.results:
-        if res is not None and res.get("status") == "ok":
-            printed = res.get("stdout") or [None] * len(inputs)
-            res["pass"] = [printed[j] is not None and same_stdout(printed[j], ex.expected) for j, ex in stated]
-    return _score(query_id, parsed, run.results, inputs, ["prompt"] * len(inputs), stated, cfg, t0)
+    programs = [(p.code, p.function) for p in parsed]
+    return _execute(query_id, parsed, programs, inputs, ["prompt"] * len(inputs), stated, cfg, t0, mode="stdio")
 
 
 def _score(query_id, parsed, results, inputs, sources, stated, cfg, t0) -> GroupBehaviour:
