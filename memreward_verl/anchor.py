@@ -1,6 +1,7 @@
 """The anchor of the GNN: a logistic regression on group features, chosen by query-grouped cross-validation.
 
-The anchor is the model's calibrated vote; a richer candidate replaces the vote share only where
+The anchor is the model's calibrated vote (column 0 of its inputs: the vote score,
+:func:`memreward_verl.features.vote_score`); a richer candidate replaces it only where
 out-of-fold evidence (:mod:`memreward_verl.evidence`) says it ranks better.
 """
 
@@ -20,7 +21,7 @@ from memreward_verl.gnn import NUM_NEIGHBOUR_FEATURES
 
 __all__ = ["fit_anchor", "ANCHORS", "RICH_ANCHORS"]
 
-# Anchor candidates: the vote share alone (a monotone calibration of the vote: its ranking and ties), plus
+# Anchor candidates: the vote score alone (a monotone calibration of the vote: its ranking and ties), plus
 # the neighbour-label inputs, every label-free group feature (no neighbour labels: where one feature such as
 # code's execution score carries the ranking, how hard similar queries were only adds noise), or every input.
 ANCHORS = ("share", "share_nbr", "features", "full")
@@ -36,7 +37,7 @@ def _fit_candidate(xs: np.ndarray, y: np.ndarray, cols: list[int]) -> tuple[np.n
     """Logistic regression on standardised ``xs[:, cols]``: ``(weights [F], intercept, flattened)``.
 
     Agreeing with more of the group is never taken as evidence of being wrong: a fit that gives
-    the vote share (column 0) a weight <= 0 is refitted without it, and the share keeps a tiny
+    the vote score (column 0) a weight <= 0 is refitted without it, and the vote keeps a tiny
     positive weight that only breaks ties (``flattened``).
     """
     w = np.zeros(xs.shape[1])
@@ -83,15 +84,16 @@ def fit_anchor(
 ) -> dict[str, Any]:
     """Fit the anchor logistic regression into ``layer`` and freeze it.
 
-    Candidates: ``share`` (the vote share alone: a monotone calibration of majority voting, same
-    ranking), ``share_nbr`` (plus the neighbour-label inputs: how hard similar labelled queries
-    were), ``features`` (every label-free group feature) and ``full`` (every anchor input,
-    standardised). Each is scored by query-grouped 5-fold OOF decisions; a candidate replaces
-    ``share`` only if its OOF AUC gain over ``share``, bootstrapped over queries, is positive by
-    ``min_gain_z`` standard deviations (the largest such lower bound wins), and ``full`` replaces the
-    better of ``features`` / ``share_nbr`` only if it also beats that one so (nested parts pay for
-    themselves). So few or skewed labels give the calibrated vote, more labels buy structure. With
-    one class only, the anchor is the constant base rate.
+    Candidates: ``share`` (the vote score alone: a monotone calibration of majority voting, or of
+    execution agreement for programs that ran, same ranking), ``share_nbr`` (plus the
+    neighbour-label inputs: how hard similar labelled queries were), ``features`` (every label-free
+    group feature) and ``full`` (every anchor input, standardised). Each is scored by query-grouped
+    5-fold OOF decisions; a candidate replaces ``share`` only if its OOF AUC gain over ``share``,
+    bootstrapped over queries, is positive by ``min_gain_z`` standard deviations (the largest such
+    lower bound wins), and ``full`` replaces the better of ``features`` / ``share_nbr`` only if it
+    also beats that one so (nested parts pay for themselves). So few or skewed labels give the
+    calibrated vote, more labels buy structure. With one class only, the anchor is the constant
+    base rate.
 
     Returns:
         ``{"anchor": name (+"_flat" if the share weight was flattened), "cv_auc": {name: OOF AUC},
@@ -113,7 +115,7 @@ def fit_anchor(
         cols_of = {n: all_cols[n] for n in candidates}
         name = "share" if "share" in cols_of else candidates[0]
         if len(cols_of) > 1:
-            # The vote is the raw share (no fitting): an OOF fit of a near-constant anchor would rank by
+            # The vote is the raw vote score (no fitting): an OOF fit of a near-constant anchor would rank by
             # each fold's base rate, which is anti-correlated with the held-out fold's own rate.
             fold_of = _cv_folds(groups)
             oof = {n: _oof_decisions(xs, y, fold_of, cols) for n, cols in cols_of.items() if n != "share"}

@@ -1,6 +1,6 @@
 """The warm-up artifact: memory + trained GNN + config + metrics, as one directory.
 
-Layout (format version 1; written atomically; tensors and JSON only, no pickled code)::
+Layout (format version 2; written atomically; tensors and JSON only, no pickled code)::
 
     artifact.json   format version, package version, embedder model id
     config.json     the full MemRewardConfig
@@ -35,7 +35,9 @@ from memreward_verl.predict import Predictor
 
 __all__ = ["Artifact", "ArtifactError", "build_artifact", "load_artifact", "save_artifact", "ARTIFACT_VERSION"]
 
-ARTIFACT_VERSION = 1
+# 2: the anchor's vote column holds a program's execution agreement score (features.vote_score), so a
+# version-1 model would read code rollouts differently than it was trained to: refused, not reinterpreted.
+ARTIFACT_VERSION = 2
 _FILES = ("artifact.json", "config.json", "model.pt", "metrics.json", "labelled_ids.json")
 
 
@@ -114,7 +116,8 @@ def load_artifact(path: str | Path, expected_model_id: str | None = None) -> Art
         raise ArtifactError(f"artifact at {path} is corrupt: {path / 'model.pt'}: {exc}") from None
     if info["format_version"] != ARTIFACT_VERSION:
         raise ArtifactError(
-            f"artifact at {path} has format version {info['format_version']!r}; this code reads {ARTIFACT_VERSION}"
+            f"artifact at {path} has format version {info['format_version']!r}; this code reads {ARTIFACT_VERSION} "
+            "(rebuild it with `memreward warmup`)"
         )
     if expected_model_id is not None and info["model_id"] != expected_model_id:
         raise ArtifactError(

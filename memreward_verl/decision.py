@@ -24,9 +24,9 @@ mixed group unless it agrees with it better than by correlation 0.5).
 ``auto`` is not a rule here but a choice among these, and among ``threshold`` at a few other
 thresholds (``RewardConfig.auto_thresholds``): the warm-up fit scores every candidate by the CAG of
 its hard rewards on out-of-fold predictions of the labelled queries (:func:`choose_hard_rule`) and
-leaves ``threshold`` at the configured threshold only for a candidate whose CAG is lower by more
-than noise, or for ``constant`` where ``threshold`` split no labelled group (its splits are untested).
-No rule wins on every set (BENCHMARKS.md section 1).
+leaves the default rule only for a candidate whose CAG is lower by more than noise
+(``RewardConfig.auto_gain_z`` paired standard errors), or for ``constant`` where the rule chosen
+split no labelled group (its splits are untested). No rule wins on every set (BENCHMARKS.md section 1).
 """
 
 from __future__ import annotations

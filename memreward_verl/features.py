@@ -15,7 +15,7 @@ import numpy as np
 
 from memreward_verl.answers import equivalent_keys
 
-__all__ = ["GROUP_FEATURES", "answer_clusters", "group_features"]
+__all__ = ["GROUP_FEATURES", "answer_clusters", "group_features", "vote_score"]
 
 # Names of the columns returned by group_features, in order.
 GROUP_FEATURES = (
@@ -34,6 +34,25 @@ GROUP_FEATURES = (
     "exec_ran",  # code: the program ran and its behaviour is its answer (execution/); 0 elsewhere
     "exec_score",  # code: CodeT-style dual agreement x behaviour share, in [0, 1]; 0 elsewhere
 )
+_SHARE, _EXEC_RAN, _EXEC_SCORE = (GROUP_FEATURES.index(n) for n in ("share", "exec_ran", "exec_score"))
+
+
+def vote_score(feats):
+    """The label-free agreement score the reward stands on where labels prove nothing better.
+
+    The answer-cluster share (majority voting) for every rollout, except a program that ran: its
+    execution agreement score (``exec_score``: the behaviour cluster's share combined with CodeT's
+    dual agreement and the prompt's own examples), which ranks programs better than the size of
+    their behaviour cluster alone on every code set measured (BENCHMARKS.md section 9).
+
+    Args:
+        feats: ``[R, len(GROUP_FEATURES)]`` group features, numpy or torch.
+
+    Returns:
+        ``[R]`` scores in [0, 1], of the same array type.
+    """
+    ran = feats[:, _EXEC_RAN] > 0
+    return ran * feats[:, _EXEC_SCORE] + ~ran * feats[:, _SHARE]
 
 
 def answer_clusters(

@@ -42,6 +42,7 @@ from memreward_verl.anchor import ANCHORS, fit_anchor
 from memreward_verl.config import MemRewardConfig
 from memreward_verl.decision import choose_hard_rule, single_answer
 from memreward_verl.evidence import query_bootstrap_gain, query_folds, significant
+from memreward_verl.features import GROUP_FEATURES, vote_score
 from memreward_verl.gnn import MemRewardGNN
 from memreward_verl.graph import build_graph, query_label_inputs
 from memreward_verl.memory import ExperienceMemory
@@ -182,9 +183,9 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
         anchor + residual (``oof_auc``), each fold's anchor kind (``fold_anchors``; the served
         ``anchor`` is the majority kind), the kept choice (``residual_kept``, ``fallback_to_vote``),
         the bootstrapped gains behind it, the hard rule and threshold for ``hard_rule=auto``
-        (``hard_rule``, ``hard_threshold``: ``threshold`` at the configured threshold unless another
-        candidate's out-of-fold CAG is significantly lower, or without folds; ``oof_cag`` per
-        candidate), and fold 0's ``val_auc``/``best_epoch``.
+        (``hard_rule``, ``hard_threshold``: the default rule ``hard_rule_default`` unless another
+        candidate's out-of-fold CAG is significantly lower; ``threshold`` at the configured threshold
+        without folds; ``oof_cag`` per candidate), and fold 0's ``val_auc``/``best_epoch``.
 
     Raises:
         ValueError: with fewer than 2 labelled queries.
@@ -222,7 +223,7 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
             [r.logits[min(runs[(k + 1) % len(runs)].best_epoch, len(r.logits) - 1)] for k, r in enumerate(runs)]
         )
         anchor = np.concatenate([r.logits[0] for r in runs])
-        vote = g.feats[ids, 0].astype(np.float64)
+        vote = vote_score(g.feats[ids]).astype(np.float64)
         fold_of = np.concatenate([np.full(len(r.val_rollouts), k) for k, r in enumerate(runs)])
         residual_gain = query_bootstrap_gain(res, anchor, y, q, seed=cfg.fit.seed, strata=fold_of)
         keep_residual = served.best_epoch > 0 and significant(residual_gain, z)
@@ -248,7 +249,11 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
         exclusive = single_answer(g.domains)[rq[ids]]
         clusters = g.cluster_ids(cfg.graph.agreement_cosine)[ids]
         # On a fallback the vote is served as the vote serves itself (its plurality) unless a rule beats that
-        # significantly: what is served then equals the plain vote, so noise cannot put it below the vote.
+        # significantly: what is served then equals the plain vote, so noise cannot put it below the vote. Where
+        # most rollouts are programs that ran, the vote score is their execution agreement score, not the plain
+        # vote, and several behaviours of a group can be right: the default is threshold, as for a learned part.
+        plain_vote = float(g.feats[ids, GROUP_FEATURES.index("exec_ran")].mean()) <= 0.5
+        default = "plurality" if fallback and plain_vote else "threshold"
         rule, threshold, cag_by_rule = choose_hard_rule(
             oof,
             y,
@@ -257,11 +262,11 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
             exclusive,
             cfg.reward.threshold,
             cfg.fit.seed,
-            z,
+            cfg.reward.auto_gain_z,
             cfg.reward.auto_thresholds,
-            default="plurality" if fallback else "threshold",
+            default=default,
         )
-        metrics.update(hard_rule=rule, hard_threshold=threshold, oof_cag=cag_by_rule)
+        metrics.update(hard_rule=rule, hard_threshold=threshold, hard_rule_default=default, oof_cag=cag_by_rule)
         if fallback or not keep_residual:
             with torch.no_grad():
                 served.model.head[-1].weight.zero_()
@@ -274,7 +279,7 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
             metrics["anchor"] = served.anchor["anchor"]  # cv_auc/cv_gain stay fold 0's inner choice
     else:  # one fold (or no anchor to fall back on): fold 0's early stopping decides
         metrics.update(residual_kept=served.best_epoch > 0, fallback_to_vote=False)
-        metrics.update(hard_rule="threshold", hard_threshold=cfg.reward.threshold)
+        metrics.update(hard_rule="threshold", hard_threshold=cfg.reward.threshold, hard_rule_default="threshold")
     # Fold 0's held-out metrics at the served weights.
     val_ids = served.val_rollouts
     served.model.eval()

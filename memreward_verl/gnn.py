@@ -29,6 +29,7 @@ from torch_geometric.nn import GATv2Conv, HeteroConv, SAGEConv
 
 from memreward_verl import schema as S
 from memreward_verl.config import GNNConfig
+from memreward_verl.features import vote_score
 
 __all__ = ["MemRewardGNN", "neighbour_label_features", "anchor_inputs", "NUM_NEIGHBOUR_FEATURES"]
 
@@ -58,9 +59,11 @@ def neighbour_label_features(label_in: Tensor, edge_index: Tensor, num_queries: 
 
 
 def anchor_inputs(feats: Tensor, nbr: Tensor, rollout_query: Tensor) -> Tensor:
-    """``[R, F + 3]``: group features, neighbour labels, and their product with the vote share."""
+    """``[R, F + 3]``: group features with the vote score (:func:`vote_score`) in column 0 in place of the
+    share, neighbour labels, and their product with the vote score."""
     nbr_r = nbr[rollout_query]  # [R, 2]
-    return torch.cat([feats, nbr_r, feats[:, :1] * nbr_r[:, :1]], dim=1)
+    vote = vote_score(feats).unsqueeze(1)
+    return torch.cat([vote, feats[:, 1:], nbr_r, vote * nbr_r[:, :1]], dim=1)
 
 
 class MemRewardGNN(nn.Module):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from memreward_verl.config import MemRewardConfig
-from memreward_verl.features import GROUP_FEATURES
+from memreward_verl.features import GROUP_FEATURES, vote_score
+from memreward_verl.gnn import MemRewardGNN
+from memreward_verl.graph import build_graph
 from memreward_verl.groups import encode_groups
 from memreward_verl.rollouts import Query, Rollout
 from memreward_verl.verify.sandbox import sandbox_capabilities
@@ -46,6 +49,13 @@ def test_programs_that_behave_alike_share_an_answer(embedder):
     assert ran[3:].tolist() == [0, 0, 0] and keys[3] == keys[4] == "4"  # math keeps its answers
     clusters = groups.cluster_ids(cfg.graph.agreement_cosine)
     assert clusters[0] == clusters[1] != clusters[2]
+    # the vote the reward stands on: a program's execution agreement score, an answer's cluster share
+    vote = vote_score(groups.feats)
+    assert vote[:3] == pytest.approx(score) and vote[3:] == pytest.approx(share[3:])
+    # ... and the anchor reads it in place of the share (column 0)
+    graph = build_graph(groups, np.full(groups.num_rollouts, -1, dtype=np.int8), cfg.graph)
+    label_in = torch.zeros(groups.num_queries, 2)
+    assert MemRewardGNN.anchor_x(graph, label_in)[:, 0].numpy() == pytest.approx(vote)
 
 
 def test_without_execution_code_agreement_is_syntactic(embedder):

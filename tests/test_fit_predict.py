@@ -11,6 +11,7 @@ from memreward_verl import schema as S
 from memreward_verl.anchor import fit_anchor
 from memreward_verl.artifact import ArtifactError, build_artifact, load_artifact
 from memreward_verl.decision import threshold_key
+from memreward_verl.features import GROUP_FEATURES, vote_score
 from memreward_verl.fit import fit_gnn, full_label_inputs, predict_memory, split_labelled
 from memreward_verl.gnn import MemRewardGNN
 from memreward_verl.graph import agreement_edges, build_graph
@@ -77,9 +78,11 @@ def test_fit_reports_its_out_of_fold_choice(trained):
     elif not m["residual_kept"]:  # the anchor alone: of the kind most folds chose
         kinds = [a.removesuffix("_flat") for a in m["fold_anchors"]]
         assert kinds.count(m["anchor"].removesuffix("_flat")) == max(map(kinds.count, kinds))
-    # the hard rule for hard_rule=auto: the default (the vote's plurality on a fallback, else threshold)
-    # unless another rule's out-of-fold CAG is lower (constant: the default never split a group)
+    # the hard rule for hard_rule=auto: the default (the vote's plurality on a fallback, else threshold; these
+    # rollouts are answers, not programs) unless another rule's out-of-fold CAG is lower (constant: the default
+    # never split a group)
     default = "plurality" if m["fallback_to_vote"] else "threshold"
+    assert m["hard_rule_default"] == default
     key = threshold_key(m["hard_threshold"]) if m["hard_threshold"] != cfg.reward.threshold else m["hard_rule"]
     assert key in m["oof_cag"] and (m["hard_rule"] == "threshold" or m["hard_threshold"] == cfg.reward.threshold)
     assert key == default or m["oof_cag"][key] < m["oof_cag"][default] or m["oof_cag"][key] == m["oof_cag"][default]
@@ -87,21 +90,35 @@ def test_fit_reports_its_out_of_fold_choice(trained):
     assert not set(result.val_queries) & set(result.train_queries)
 
 
-def test_noise_labels_fall_back_to_the_calibrated_vote(arith_groups):
-    """Labels that carry no signal cannot buy a learned part: the served model ranks exactly like the vote."""
+@pytest.mark.parametrize("programs", [False, True], ids=["answers", "programs"])
+def test_noise_labels_fall_back_to_the_calibrated_vote(arith_groups, programs):
+    """Labels that carry no signal cannot buy a learned part: the served model ranks exactly like the vote
+    score, which for a program that ran is its execution agreement score, not its cluster share."""
     from memreward_verl.config import MemRewardConfig
 
     cfg = MemRewardConfig()
     cfg.fit.epochs, cfg.fit.patience = 30, 8
     rng = np.random.default_rng(1)
-    noisy = dataclasses.replace(arith_groups, labels=rng.integers(0, 2, arith_groups.num_rollouts).astype(np.int8))
+    feats = arith_groups.feats.copy()
+    if programs:  # most rollouts "ran", with an execution score that disagrees with their share
+        ran = rng.random(len(feats)) < 0.75
+        feats[:, GROUP_FEATURES.index("exec_ran")] = ran
+        feats[:, GROUP_FEATURES.index("exec_score")] = np.where(ran, 1.0 - feats[:, 0], 0.0)
+    noisy = dataclasses.replace(
+        arith_groups, feats=feats, labels=rng.integers(0, 2, arith_groups.num_rollouts).astype(np.int8)
+    )
     mem = ExperienceMemory(noisy, noisy.query_ids[:40])
     result = fit_gnn(mem, cfg)
     assert result.metrics["fallback_to_vote"] and not result.metrics["residual_kept"]
+    # the plain vote's own rule is the default only where the vote score is the plain vote
+    assert result.metrics["hard_rule_default"] == ("threshold" if programs else "plurality")
     prob = predict_memory(result.model, mem, cfg)
-    share = noisy.feats[:, 0]
-    order = np.lexsort((prob, share))  # by share, ties by prob
-    assert np.all(np.diff(prob[order]) >= -1e-6), "a higher vote share never gets a lower probability"
+    vote = vote_score(feats)
+    if programs:
+        assert not np.allclose(vote, feats[:, 0])
+    order = np.lexsort((prob, vote))  # by vote score, ties by prob
+    assert np.all(np.diff(prob[order]) >= -1e-6), "a higher vote score never gets a lower probability"
+    assert len(np.unique(prob.round(5))) > 1
 
 
 def test_query_bootstrap_gain_needs_a_real_gain():
@@ -147,6 +164,24 @@ def test_a_stricter_vote_guard_serves_the_vote(propagating):
     prob, share = predict_memory(guarded.model, mem, strict), mem.groups.feats[:, 0]
     order = np.lexsort((prob, share))
     assert np.all(np.diff(prob[order]) >= -1e-6), "a higher vote share never gets a lower probability"
+
+
+def test_auto_rule_leaves_the_default_only_by_auto_gain_z(propagating):
+    """The fit's rule choice reads reward.auto_gain_z: no bar gives the lowest out-of-fold CAG, an unreachable
+    bar the default rule, on the same evidence."""
+    cfg, mem, _ = propagating
+    chosen = {}
+    for z in (0.0, 1e6):
+        c = copy.deepcopy(cfg)
+        c.reward.auto_gain_z = z
+        chosen[z] = fit_gnn(mem, c).metrics
+    loose, strict = chosen[0.0], chosen[1e6]
+    assert loose["oof_cag"] == pytest.approx(strict["oof_cag"])
+    default = "plurality" if strict["fallback_to_vote"] else "threshold"
+    assert strict["hard_rule"] == strict["hard_rule_default"] == default
+    assert strict["hard_threshold"] == cfg.reward.threshold
+    key = threshold_key(loose["hard_threshold"]) if loose["hard_threshold"] != cfg.reward.threshold else None
+    assert loose["oof_cag"][key or loose["hard_rule"]] == min(loose["oof_cag"].values()) < loose["oof_cag"][default]
 
 
 def test_changing_memory_labels_changes_unlabelled_predictions(propagating):

@@ -157,6 +157,8 @@ def test_every_rule_is_a_valid_config_choice():
         RewardConfig(hard_rule="median")
     with pytest.raises(ValueError, match="auto_thresholds"):
         RewardConfig(auto_thresholds=(0.3, 1.0))
+    with pytest.raises(ValueError, match="auto_gain_z"):
+        RewardConfig(auto_gain_z=-1.0)
 
 
 def test_choose_hard_rule_prefers_no_advantage_to_a_wrong_one():
