@@ -15,7 +15,7 @@ import numpy as np
 
 from memreward_verl.answers import equivalent_keys
 
-__all__ = ["GROUP_FEATURES", "answer_clusters", "group_features", "vote_score"]
+__all__ = ["GROUP_FEATURES", "answer_clusters", "group_features", "program_ran", "vote_score"]
 
 # Names of the columns returned by group_features, in order.
 GROUP_FEATURES = (
@@ -51,8 +51,13 @@ def vote_score(feats):
     Returns:
         ``[R]`` scores in [0, 1], of the same array type.
     """
-    ran = feats[:, _EXEC_RAN] > 0
+    ran = program_ran(feats)
     return ran * feats[:, _EXEC_SCORE] + ~ran * feats[:, _SHARE]
+
+
+def program_ran(feats):
+    """``bool [R]``: the rollout is a program that ran, so its behaviour is its answer (numpy or torch)."""
+    return feats[:, _EXEC_RAN] > 0
 
 
 def answer_clusters(

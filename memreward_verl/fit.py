@@ -42,7 +42,7 @@ from memreward_verl.anchor import ANCHORS, fit_anchor
 from memreward_verl.config import MemRewardConfig
 from memreward_verl.decision import choose_hard_rule, single_answer
 from memreward_verl.evidence import query_bootstrap_gain, query_folds, significant
-from memreward_verl.features import GROUP_FEATURES, vote_score
+from memreward_verl.features import program_ran, vote_score
 from memreward_verl.gnn import MemRewardGNN
 from memreward_verl.graph import build_graph, query_label_inputs
 from memreward_verl.memory import ExperienceMemory
@@ -252,7 +252,7 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
         # significantly: what is served then equals the plain vote, so noise cannot put it below the vote. Where
         # most rollouts are programs that ran, the vote score is their execution agreement score, not the plain
         # vote, and several behaviours of a group can be right: the default is threshold, as for a learned part.
-        plain_vote = float(g.feats[ids, GROUP_FEATURES.index("exec_ran")].mean()) <= 0.5
+        plain_vote = float(program_ran(g.feats[ids]).mean()) <= 0.5
         default = "plurality" if fallback and plain_vote else "threshold"
         rule, threshold, cag_by_rule = choose_hard_rule(
             oof,
