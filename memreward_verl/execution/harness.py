@@ -1,33 +1,33 @@
 """The program that runs one group's programs inside ONE sandbox process.
 
-:func:`run_harness` sends the source of :func:`_harness_main` to :func:`run_python` with the
-group's programs and inputs as JSON on stdin. Inside the sandbox, the harness forks one short-lived
-worker per program (a few milliseconds, far cheaper than a sandbox per program): the worker execs
-the program in a fresh namespace with stdout/stderr sent to ``/dev/null`` and an empty stdin, then
-calls its solution function (a method of ``class Solution`` on one instance, LeetCode style) on
-every input, each call under its own interval timer, and reports canonical outputs. The harness
-kills a worker that overruns its per-program wall limit (C-level loops ignore the timer), so a hung,
-crashing or ``os._exit``-ing program costs only itself. Results stream to stdout one line per
-program, so when the sandbox itself is stopped (group budget) the programs already done are not
-lost.
+:func:`run_harness` sends the source of :mod:`~memreward_verl.execution.values` and of
+:func:`_harness_main` to :func:`run_python` with the group's programs and inputs as JSON on stdin.
+Inside the sandbox, the harness forks one short-lived worker per program (a few milliseconds, far
+cheaper than a sandbox per program): the worker execs the program in a fresh namespace with
+stdout/stderr sent to ``/dev/null`` and an empty stdin, then calls its solution function (a method
+of ``class Solution`` on one instance, LeetCode style) on every input, each call under its own
+interval timer, and reports canonical outputs. The harness kills a worker that overruns its
+per-program wall limit (C-level loops ignore the timer), so a hung, crashing or ``os._exit``-ing
+program costs only itself. Results stream to stdout one line per program, so when the sandbox
+itself is stopped (group budget) the programs already done are not lost.
 
-Output canonical form: ``None``/bools/ints/strings as ``repr``; floats as ``%.9g`` (integral
-floats as ints, so ``2.0`` agrees with ``2``); lists ``[..]``, tuples ``(..)``, sets and dicts
-sorted; generators/iterators ``iter[..]`` (materialised, bounded); numpy arrays ``array[..]``; other
-objects ``<TypeName>`` (never a repr with an address); strings longer than 300 chars become a hash.
-A call that raises gives ``!ExceptionName``, one that overruns ``!Timeout``, a function whose
-parameters cannot bind the arguments ``!Arity``. A call returning ``None`` after mutating its
-arguments gives ``None;mut=<canonical arguments>`` (in-place solutions).
+Outputs are reported in the canonical form of :func:`~memreward_verl.execution.values.canonical`
+(texts over 300 characters hashed). A call that raises gives ``!ExceptionName``, one that overruns
+``!Timeout``, a function whose parameters cannot bind the arguments ``!Arity``. A call returning
+``None`` after mutating its arguments gives ``None;mut=<canonical arguments>`` (in-place solutions).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from memreward_verl.execution import values
+from memreward_verl.execution.values import canonical, materialise, same_value, shorten
 from memreward_verl.verify.sandbox import SandboxConfig, SandboxResult, run_python
 
 __all__ = ["HarnessResult", "run_harness"]
@@ -50,12 +50,10 @@ class HarnessResult:
 
 
 def _harness_main() -> None:  # noqa: C901 - one self-contained program by design
-    """Runs inside the sandbox; standard library only, no module-level names."""
+    """Runs inside the sandbox after :mod:`~memreward_verl.execution.values`' source; standard library only."""
     import builtins
-    import hashlib
     import io
     import json
-    import math
     import os
     import random
     import select
@@ -93,81 +91,7 @@ def _harness_main() -> None:  # noqa: C901 - one self-contained program by desig
         signal.setitimer(signal.ITIMER_PROF, 0, 0)
         signal.setitimer(signal.ITIMER_REAL, 0, 0)
 
-    budget = [0]
-
-    def canon(x, depth=0):
-        budget[0] += 1
-        if budget[0] > 20000 or depth > 30:
-            raise OverflowError("output too large to compare")
-        t = type(x)
-        if x is None or t is bool:
-            return repr(x)
-        if t is int:
-            return str(x) if abs(x) < 10**300 else "int:" + hashlib.sha1(str(x).encode()).hexdigest()[:16]
-        if t is float:
-            if math.isnan(x) or math.isinf(x):
-                return repr(x)
-            if x == int(x) and abs(x) < 1e15:
-                return str(int(x))
-            return f"{x:.9g}"
-        if t is str:
-            return repr(x)
-        if t is bytes:
-            return repr(x)
-        if t is complex:
-            return f"complex({canon(x.real, depth + 1)},{canon(x.imag, depth + 1)})"
-        if t is list:
-            return "[" + ",".join(canon(v, depth + 1) for v in x) + "]"
-        if t is tuple:
-            return "(" + ",".join(canon(v, depth + 1) for v in x) + ")"
-        if t in (set, frozenset):
-            return "{" + ",".join(sorted(canon(v, depth + 1) for v in x)) + "}"
-        if isinstance(x, dict):
-            items = sorted(canon(k, depth + 1) + ":" + canon(v, depth + 1) for k, v in x.items())
-            return "{" + ",".join(items) + "}"
-        mod = getattr(t, "__module__", "")
-        if mod == "numpy" and hasattr(x, "tolist"):
-            return ("array" if hasattr(x, "shape") and x.shape else "") + canon(x.tolist(), depth + 1)
-        if isinstance(x, int):  # IntEnum, numpy ints handled above, bool subclasses
-            return str(int(x))
-        if isinstance(x, float):
-            return canon(float(x), depth)
-        if isinstance(x, str):
-            return repr(str(x))
-        if isinstance(x, list | tuple):
-            return canon(list(x) if isinstance(x, list) else tuple(x), depth)
-        if t is range or hasattr(x, "__next__"):
-            items = []
-            for v in x:
-                items.append(canon(v, depth + 1))
-                if len(items) > 1000:
-                    raise OverflowError("iterator too long")
-            return "iter[" + ",".join(items) + "]"
-        return "<" + t.__name__ + ">"
-
-    def short(s):
-        return s if len(s) <= 300 else "h:" + hashlib.sha1(s.encode("utf-8", "surrogatepass")).hexdigest()[:20]
-
-    def same(a, b, depth=0):
-        if depth > 30:
-            return False
-        num = (int, float)
-        if type(a) in num and type(b) in num:
-            if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-                return True
-            return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
-        if type(a) is bool or type(b) is bool:
-            return a is b or (type(a) in num and type(b) in num and a == b)
-        if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-            return type(a) is type(b) and len(a) == len(b) and all(same(x, y, depth + 1) for x, y in zip(a, b))
-        if isinstance(a, dict) and isinstance(b, dict):
-            return set(a) == set(b) and all(same(a[k], b[k], depth + 1) for k in a)
-        if hasattr(a, "tolist") and type(a).__module__ == "numpy":
-            return same(a.tolist(), b, depth + 1)
-        try:
-            return bool(a == b)
-        except BaseException:  # noqa: BLE001
-            return False
+    budget = [0]  # values visited by canonical(); reset before each value
 
     def pack(*args, **kwargs):
         return args, kwargs
@@ -244,7 +168,7 @@ def _harness_main() -> None:  # noqa: C901 - one self-contained program by desig
                         values.append((False, None))
                         continue
                 budget[0] = 0
-                before = canon((args, kwargs))
+                before = canonical((args, kwargs), budget)
                 arm(call_s)
                 try:
                     got = fn(*args, **kwargs)
@@ -254,18 +178,18 @@ def _harness_main() -> None:  # noqa: C901 - one self-contained program by desig
                 if hasattr(got, "__next__") and not isinstance(got, str | bytes):
                     arm(call_s)
                     try:
-                        got = iter_list(got)
+                        got = materialise(got)
                     finally:
                         disarm()
-                    text = "iter" + canon(got)
+                    text = "iter" + canonical(got, budget)
                 else:
-                    text = canon(got)
+                    text = canonical(got, budget)
                 if got is None:
                     budget[0] = 0
-                    after = canon((args, kwargs))
+                    after = canonical((args, kwargs), budget)
                     if after != before:
                         text = "None;mut=" + after
-                res["out"].append(short(text))
+                res["out"].append(shorten(text))
                 values.append((True, got))
             except _Timeout:
                 timeouts += 1
@@ -283,7 +207,7 @@ def _harness_main() -> None:  # noqa: C901 - one self-contained program by desig
                 arm(call_s)
                 try:
                     want = eval(expected, {"__builtins__": builtins})  # noqa: S307 - sandboxed
-                    passed = same(got, want)
+                    passed = same_value(got, want)
                 finally:
                     disarm()
             except BaseException:  # noqa: BLE001
@@ -363,17 +287,9 @@ def _harness_main() -> None:  # noqa: C901 - one self-contained program by desig
             else:
                 printed, error = run_script(code, data)
                 timeouts += error == "!Timeout"
-            res["out"].append(error or short(" ".join(printed.split())))
+            res["out"].append(error or shorten(" ".join(printed.split())))
             res["stdout"].append(None if error or len(printed) > 65536 else printed)
         return res
-
-    def iter_list(it):
-        items = []
-        for v in it:
-            items.append(v)
-            if len(items) > 1000:
-                raise OverflowError("iterator too long")
-        return items
 
     import inspect  # imported once here, not in every forked worker
 
@@ -459,7 +375,8 @@ def _harness_main() -> None:  # noqa: C901 - one self-contained program by desig
         emit(result)
 
 
-_HARNESS_SOURCE = inspect.getsource(_harness_main) + "\n_harness_main()\n"
+# The sandboxed program: the value helpers (module-level names there), then the harness, then its call.
+_HARNESS_SOURCE = "\n".join((inspect.getsource(values), inspect.getsource(_harness_main), "_harness_main()\n"))
 
 
 def run_harness(
@@ -511,20 +428,8 @@ def run_harness(
             "start": start,
             "mode": mode,
         }
-        cfg = SandboxConfig(
-            wall_time_s=left,
-            cpu_time_s=left,
-            memory_mb=sandbox.memory_mb,
-            max_processes=sandbox.max_processes,
-            max_output_bytes=max(sandbox.max_output_bytes, 32 << 20),
-            tmpfs_mb=sandbox.tmpfs_mb,
-            isolate_network=sandbox.isolate_network,
-            isolate_pids=sandbox.isolate_pids,
-            isolate_filesystem=sandbox.isolate_filesystem,
-            drop_privileges=sandbox.drop_privileges,
-            hide_paths=sandbox.hide_paths,
-            allow_site_packages=sandbox.allow_site_packages,
-            python=sandbox.python,
+        cfg = dataclasses.replace(
+            sandbox, wall_time_s=left, cpu_time_s=left, max_output_bytes=max(sandbox.max_output_bytes, 32 << 20)
         )
         res = run_python(_HARNESS_SOURCE, stdin=json.dumps(payload), config=cfg)
         out.sandbox.append(res)
