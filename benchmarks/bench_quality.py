@@ -10,12 +10,15 @@ For each set and seed, ``label_ratio`` of the queries are labelled, every method
 them and scored on the rest (memreward_verl.evaluate). Embeddings are cached in
 ``benchmarks/cache`` (keyed by texts, model and settings). Prints and writes a markdown table of
 mean (std) AUC and CAG per method, the best of each row in bold. A set named ``name:N`` uses the
-first N queries of ``name.jsonl``.
+first N queries of ``name.jsonl``; ``name@K`` (or ``name:N@K``) keeps K rollouts of each query, drawn
+at random once (seed 0, the same draw for every split seed): the small groups of a policy sampled a
+few times, from a set of many samples per prompt.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import subprocess
@@ -27,7 +30,7 @@ import torch
 
 from memreward_verl.config import MemRewardConfig
 from memreward_verl.evaluate import ALL_METHODS, encode_cached, evaluate, strip_predictions
-from memreward_verl.rollouts import read_rollouts
+from memreward_verl.rollouts import Query, read_rollouts
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SETS = (  # small to large, so a long run leaves the small sets' results early
@@ -76,6 +79,16 @@ def _served(run: dict) -> str:
     if rule == "thr" and fit.get("hard_threshold", 0.5) != 0.5:
         rule += f"@{fit['hard_threshold']:g}"
     return f"{served}/{rule}" if rule else served
+
+
+def _subsample(queries: list[Query], k: int) -> list[Query]:
+    """K rollouts of each query, drawn without replacement (seed 0); queries with fewer keep theirs."""
+    rng = np.random.default_rng(0)
+    out = []
+    for q in queries:
+        keep = sorted(rng.choice(len(q.rollouts), size=min(k, len(q.rollouts)), replace=False))
+        out.append(dataclasses.replace(q, rollouts=[q.rollouts[i] for i in keep]))
+    return out
 
 
 def table(results: dict, methods: list[str]) -> str:
@@ -140,12 +153,15 @@ def main() -> None:
     methods = args.methods.split(",")
     results = {}
     for name in args.sets.split(","):
-        stem, _, limit = name.partition(":")  # "set:N" = the first N queries of the set
+        head, _, per_query = name.partition("@")  # "set@K" = K rollouts of each query
+        stem, _, limit = head.partition(":")  # "set:N" = the first N queries of the set
         path = Path(args.data) / f"{stem}.jsonl"
         if not path.is_file():
             print(f"skip {name}: {path} not found (run benchmarks/convert_all.py)")
             continue
         queries = read_rollouts(path)[: int(limit) if limit else None]
+        if per_query:
+            queries = _subsample(queries, int(per_query))
         cfg = MemRewardConfig()
         if args.embed_model:
             cfg.embed.model_name = args.embed_model
