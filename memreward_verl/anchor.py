@@ -24,7 +24,7 @@ __all__ = ["fit_anchor", "ANCHORS", "RICH_ANCHORS"]
 # Anchor candidates: the vote score alone (a monotone calibration of the vote: its ranking and ties), plus
 # the neighbour-label inputs, every label-free group feature (no neighbour labels: where one feature such as
 # code's execution score carries the ranking, how hard similar queries were only adds noise), or every input.
-ANCHORS = ("share", "share_nbr", "features", "full")
+ANCHORS = ("vote", "vote_nbr", "features", "full")
 RICH_ANCHORS = ANCHORS[1:]
 
 
@@ -84,20 +84,20 @@ def fit_anchor(
 ) -> dict[str, Any]:
     """Fit the anchor logistic regression into ``layer`` and freeze it.
 
-    Candidates: ``share`` (the vote score alone: a monotone calibration of majority voting, or of
-    execution agreement for programs that ran, same ranking), ``share_nbr`` (plus the
+    Candidates: ``vote`` (the vote score alone: a monotone calibration of majority voting, or of
+    execution agreement for programs that ran, same ranking), ``vote_nbr`` (plus the
     neighbour-label inputs: how hard similar labelled queries were), ``features`` (every label-free
     group feature) and ``full`` (every anchor input, standardised). Each is scored by query-grouped
-    5-fold OOF decisions; a candidate replaces ``share`` only if its OOF AUC gain over ``share``,
+    5-fold OOF decisions; a candidate replaces ``vote`` only if its OOF AUC gain over ``vote``,
     bootstrapped over queries, is positive by ``min_gain_z`` standard deviations (the largest such
-    lower bound wins), and ``full`` replaces the better of ``features`` / ``share_nbr`` only if it
+    lower bound wins), and ``full`` replaces the better of ``features`` / ``vote_nbr`` only if it
     also beats that one so (nested parts pay for themselves). So few or skewed labels give the
     calibrated vote, more labels buy structure. With one class only, the anchor is the constant
     base rate.
 
     Returns:
-        ``{"anchor": name (+"_flat" if the share weight was flattened), "cv_auc": {name: OOF AUC},
-        "cv_gain": {name: [mean, std] of the gain over share}}``.
+        ``{"anchor": name (+"_flat" if the vote score's weight was flattened), "cv_auc": {name: OOF
+        AUC}, "cv_gain": {name: [mean, std] of the gain over vote}}``.
     """
     info: dict[str, Any] = {"anchor": "constant", "cv_auc": {}, "cv_gain": {}}
     with torch.no_grad():
@@ -111,31 +111,31 @@ def fit_anchor(
         xs = (x - mean) / std
         nbr = list(range(x.shape[1] - NUM_NEIGHBOUR_FEATURES, x.shape[1]))
         feats = [c for c in range(x.shape[1]) if c not in nbr]
-        all_cols = {"share": [0], "share_nbr": [0, *nbr], "features": feats, "full": list(range(x.shape[1]))}
+        all_cols = {"vote": [0], "vote_nbr": [0, *nbr], "features": feats, "full": list(range(x.shape[1]))}
         cols_of = {n: all_cols[n] for n in candidates}
-        name = "share" if "share" in cols_of else candidates[0]
+        name = "vote" if "vote" in cols_of else candidates[0]
         if len(cols_of) > 1:
             # The vote is the raw vote score (no fitting): an OOF fit of a near-constant anchor would rank by
             # each fold's base rate, which is anti-correlated with the held-out fold's own rate.
             fold_of = _cv_folds(groups)
-            oof = {n: _oof_decisions(xs, y, fold_of, cols) for n, cols in cols_of.items() if n != "share"}
-            oof["share"] = xs[:, 0]
+            oof = {n: _oof_decisions(xs, y, fold_of, cols) for n, cols in cols_of.items() if n != "vote"}
+            oof["vote"] = xs[:, 0]
             ok = ~np.isnan(np.stack(list(oof.values()))).any(0)
             both = ok.any() and 0 < y[ok].sum() < ok.sum()
             info["cv_auc"] = {n: float(roc_auc_score(y[ok], d[ok])) if both else None for n, d in oof.items()}
             best_bound = 0.0
             for n in cols_of:
-                if n == "share" or not both:
+                if n == "vote" or not both:
                     continue
-                gain = query_bootstrap_gain(oof[n][ok], oof["share"][ok], y[ok], groups[ok], strata=fold_of[ok])
+                gain = query_bootstrap_gain(oof[n][ok], oof["vote"][ok], y[ok], groups[ok], strata=fold_of[ok])
                 info["cv_gain"][n] = list(gain)
                 if significant(gain, min_gain_z) and gain[0] - min_gain_z * gain[1] > best_bound:
                     name, best_bound = n, gain[0] - min_gain_z * gain[1]
-            # Each part must pay for itself: ``full`` holds ``features`` and ``share_nbr``, so it is served
+            # Each part must pay for itself: ``full`` holds ``features`` and ``vote_nbr``, so it is served
             # over the one of them that won only if it ranks significantly better than that one too.
             if name == "full":
                 inner = max(
-                    (n for n in ("features", "share_nbr") if n in info["cv_gain"]),
+                    (n for n in ("features", "vote_nbr") if n in info["cv_gain"]),
                     key=lambda n: info["cv_gain"][n][0] - min_gain_z * info["cv_gain"][n][1],
                     default=None,
                 )

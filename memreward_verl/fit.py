@@ -5,7 +5,7 @@ queries it never saw, or the model is the calibrated majority vote. Protocol:
 - the labelled queries are split into ``FitConfig.folds`` query-grouped folds (seeded); one model
   is trained per fold on the other folds and scored on its own (out-of-fold, OOF, predictions);
 - the anchor (a logistic regression on group features) is chosen per training set by an inner
-  query-grouped cross-validation: a richer candidate replaces the vote share only if its OOF AUC
+  query-grouped cross-validation: a richer candidate replaces the vote score only if its OOF AUC
   gain over the vote, bootstrapped over QUERIES, is positive by ``min_gain_z`` standard deviations;
 - every epoch a random half of the train queries are targets: their label inputs are hidden and
   their rollouts give the BCE loss, so a node never sees its own query's labels;
@@ -244,8 +244,8 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
             fallback_to_vote=bool(fallback),
         )
         # The hard rule for ``hard_rule=auto``: judged on out-of-fold scores of what is served.
-        # On a fallback the served anchor is the vote share refitted as fold 0's anchor is: judged the same way.
-        oof = expit(anchor_oof("share") if fallback else final)
+        # On a fallback the served anchor is the vote score refitted as fold 0's anchor is: judged the same way.
+        oof = expit(anchor_oof("vote") if fallback else final)
         exclusive = single_answer(g.domains)[rq[ids]]
         clusters = g.cluster_ids(cfg.graph.agreement_cosine)[ids]
         # On a fallback the vote is served as the vote serves itself (its plurality) unless a rule beats that
@@ -271,8 +271,8 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
             with torch.no_grad():
                 served.model.head[-1].weight.zero_()
                 served.model.head[-1].bias.zero_()
-        # The served anchor: the vote share on a fallback, the majority kind when the anchor alone is served.
-        serve_kind = "share" if fallback else None if keep_residual else kind
+        # The served anchor: the vote score on a fallback, the majority kind when the anchor alone is served.
+        serve_kind = "vote" if fallback else None if keep_residual else kind
         if serve_kind is not None and _kind(served) != serve_kind:
             x = _fold_anchor_x(memory, graph, served)
             served.anchor = _refit_anchor(memory, x, served, serve_kind, served.model.anchor)
@@ -327,7 +327,7 @@ def _fold_gain(memory: ExperienceMemory, run: _FoldRun, seed: int) -> tuple[floa
 
 
 def _kind(run: _FoldRun) -> str:
-    """The candidate kind of a fold's anchor (``share``, ``share_nbr``, ``features``, ``full`` or ``constant``)."""
+    """The candidate kind of a fold's anchor (``vote``, ``vote_nbr``, ``features``, ``full`` or ``constant``)."""
     return run.anchor.get("anchor", "constant").removesuffix("_flat")
 
 
@@ -337,9 +337,9 @@ def _fold_anchor_x(memory: ExperienceMemory, graph, run: _FoldRun) -> np.ndarray
 
 
 def _majority_kind(runs: list[_FoldRun]) -> str:
-    """The anchor kind most folds chose (``constant`` counts as ``share``); a tie goes to the simpler kind
+    """The anchor kind most folds chose (``constant`` counts as ``vote``); a tie goes to the simpler kind
     (:data:`ANCHORS` order), as a richer anchor is served only where the evidence asks for it."""
-    kinds = [k if k in ANCHORS else "share" for k in map(_kind, runs)]
+    kinds = [k if k in ANCHORS else "vote" for k in map(_kind, runs)]
     top = max(map(kinds.count, ANCHORS))
     return next(k for k in ANCHORS if kinds.count(k) == top)
 

@@ -48,7 +48,7 @@ class _Run:
 
 
 def test_majority_kind_ties_go_to_the_simpler_anchor():
-    assert ANCHORS == ("share", "share_nbr", "features", "full")
+    assert ANCHORS == ("vote", "vote_nbr", "features", "full")
     assert _majority_kind([_Run("full"), _Run("features_flat"), _Run("full"), _Run("features")]) == "features"
     assert _majority_kind([_Run("full"), _Run("full"), _Run("features"), _Run("constant")]) == "full"
-    assert _majority_kind([_Run("constant"), _Run("share_nbr")]) == "share"
+    assert _majority_kind([_Run("constant"), _Run("vote_nbr")]) == "vote"

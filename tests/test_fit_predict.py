@@ -67,14 +67,14 @@ def test_fit_reports_its_out_of_fold_choice(trained):
         m
     )
     assert m["folds"] == len(m["per_fold"]) == cfg.fit.folds
-    assert m["anchor"].removesuffix("_flat") in ("share", "share_nbr", "features", "full")
+    assert m["anchor"].removesuffix("_flat") in ("vote", "vote_nbr", "features", "full")
     if not m["residual_kept"]:  # the GNN did not earn its place: the model is exactly the anchor
         assert not result.model.head[-1].weight.any() and m["best_epoch"] == 0
     # the last guard: the whole model only where its gain over the vote clears vote_gain_z deviations
     gain, sd = m["gain_over_vote"]
     assert m["fallback_to_vote"] == (gain - cfg.fit.vote_gain_z * sd <= 0)
     if m["fallback_to_vote"]:
-        assert m["anchor"].removesuffix("_flat") == "share" and not m["residual_kept"]
+        assert m["anchor"].removesuffix("_flat") == "vote" and not m["residual_kept"]
     elif not m["residual_kept"]:  # the anchor alone: of the kind most folds chose
         kinds = [a.removesuffix("_flat") for a in m["fold_anchors"]]
         assert kinds.count(m["anchor"].removesuffix("_flat")) == max(map(kinds.count, kinds))
@@ -156,7 +156,7 @@ def test_a_stricter_vote_guard_serves_the_vote(propagating):
     guarded = fit_gnn(mem, strict)
     assert guarded.metrics["gain_over_vote"] == result.metrics["gain_over_vote"]  # same folds, same evidence
     assert guarded.metrics["fallback_to_vote"] and not guarded.metrics["residual_kept"]
-    assert guarded.metrics["anchor"].removesuffix("_flat") == "share"
+    assert guarded.metrics["anchor"].removesuffix("_flat") == "vote"
     # served as the vote serves itself (plurality) unless a rule beat that out of fold
     m = guarded.metrics
     key = threshold_key(m["hard_threshold"]) if m["hard_threshold"] != strict.reward.threshold else m["hard_rule"]
@@ -187,17 +187,17 @@ def test_auto_rule_leaves_the_default_only_by_auto_gain_z(propagating):
 def test_changing_memory_labels_changes_unlabelled_predictions(propagating):
     """Propagation: labels in the memory reach unlabelled queries (the reference's defect #1).
 
-    Where label-free group features rank best the fit serves an anchor that reads no labels (``share``
+    Where label-free group features rank best the fit serves an anchor that reads no labels (``vote``
     or ``features``, no residual); the served model's label path is then exercised with its anchor
-    refitted as ``share_nbr`` (the vote share and the neighbours' labels) on the memory's labels."""
+    refitted as ``vote_nbr`` (the vote score and the neighbours' labels) on the memory's labels."""
     cfg, mem, result = propagating
     model, m = result.model, result.metrics
-    if m["anchor"].removesuffix("_flat") in ("share", "features") and not m["residual_kept"]:
+    if m["anchor"].removesuffix("_flat") in ("vote", "features") and not m["residual_kept"]:
         model = copy.deepcopy(model)
         x = MemRewardGNN.anchor_x(result.graph, full_label_inputs(mem)).numpy()
         rows = np.flatnonzero(mem.labels >= 0)
         y, q = mem.labels[rows].astype(np.int64), mem.groups.rollout_query[rows]
-        assert fit_anchor(x[rows], y, q, model.anchor, candidates=("share_nbr",))["anchor"].startswith("share_nbr")
+        assert fit_anchor(x[rows], y, q, model.anchor, candidates=("vote_nbr",))["anchor"].startswith("vote_nbr")
     rq = mem.groups.rollout_query
     unl = rq >= 60
     before = predict_memory(model, mem, cfg)
@@ -292,7 +292,7 @@ def test_artifact_round_trip_same_predictions_and_errors(arith_groups, tmp_path,
 
 def test_out_of_fold_anchors_of_one_kind(arith_groups):
     """Folds may choose different anchors; what is served is judged (against the vote, by the hard rules) with
-    every fold's anchor of the served kind: a fold of another kind is refitted, so a share anchor keeps the
+    every fold's anchor of the served kind: a fold of another kind is refitted, so a vote anchor keeps the
     vote's ranking and ties out of fold too."""
     from memreward_verl.config import MemRewardConfig
     from memreward_verl.fit import _anchor_oof, _fit_fold, query_folds
@@ -302,8 +302,8 @@ def test_out_of_fold_anchors_of_one_kind(arith_groups):
     graph = build_graph(mem.groups, mem.labels, cfg.graph)
     folds = query_folds(np.arange(LABELLED), 2, seed=0)
     runs = [_fit_fold(mem, graph, cfg, "gatv2", folds[1 - k], folds[k], seed=k, train_gnn=False) for k in range(2)]
-    runs[0].anchor["anchor"], runs[1].anchor["anchor"] = "share", "full"
-    out = _anchor_oof(mem, graph, runs, "share")
+    runs[0].anchor["anchor"], runs[1].anchor["anchor"] = "vote", "full"
+    out = _anchor_oof(mem, graph, runs, "vote")
     n0 = len(runs[0].val_rollouts)
     assert np.array_equal(out[:n0], runs[0].logits[0])  # fold 0 already is the served kind
     share = mem.groups.feats[runs[1].val_rollouts, 0]
@@ -312,5 +312,5 @@ def test_out_of_fold_anchors_of_one_kind(arith_groups):
     assert np.all(np.diff(refit[order]) >= -1e-6)  # monotone in the share: the vote's ranking and ties
     for s in np.unique(share):
         assert np.ptp(refit[share == s]) < 1e-6
-    runs[1].anchor["anchor"] = "share_flat"  # the same kind: its own held-out logits, not a refit
-    assert np.array_equal(_anchor_oof(mem, graph, runs, "share")[n0:], runs[1].logits[0])
+    runs[1].anchor["anchor"] = "vote_flat"  # the same kind: its own held-out logits, not a refit
+    assert np.array_equal(_anchor_oof(mem, graph, runs, "vote")[n0:], runs[1].logits[0])
