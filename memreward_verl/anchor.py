@@ -26,6 +26,8 @@ __all__ = ["fit_anchor", "ANCHORS", "RICH_ANCHORS"]
 # code's execution score carries the ranking, how hard similar queries were only adds noise), or every input.
 ANCHORS = ("vote", "vote_nbr", "features", "full")
 RICH_ANCHORS = ANCHORS[1:]
+# The standardised vote score's weight where no fit may set it (a non-positive fit, one class): it only breaks ties.
+FLAT_WEIGHT = 1e-3
 
 
 def _logit_rate(y: np.ndarray) -> float:
@@ -50,7 +52,7 @@ def _fit_candidate(xs: np.ndarray, y: np.ndarray, cols: list[int]) -> tuple[np.n
     if rest:
         lr = LogisticRegression(C=1.0, max_iter=1000).fit(xs[:, rest], y)
         w[rest], intercept = lr.coef_[0], float(lr.intercept_[0])
-    w[0] = 1e-3
+    w[0] = FLAT_WEIGHT
     return w, intercept, True
 
 
@@ -92,8 +94,8 @@ def fit_anchor(
     bootstrapped over queries, is positive by ``min_gain_z`` standard deviations (the largest such
     lower bound wins), and ``full`` replaces the better of ``features`` / ``vote_nbr`` only if it
     also beats that one so (nested parts pay for themselves). So few or skewed labels give the
-    calibrated vote, more labels buy structure. With one class only, the anchor is the constant
-    base rate.
+    calibrated vote, more labels buy structure. With one class only, the anchor is the base rate
+    with the vote score's tie-breaking weight (``vote_flat``: the vote's ranking, no slope).
 
     Returns:
         ``{"anchor": name (+"_flat" if the vote score's weight was flattened), "cv_auc": {name: OOF
@@ -103,7 +105,14 @@ def fit_anchor(
     with torch.no_grad():
         layer.weight.zero_()
         if len(np.unique(y)) < 2:
-            layer.bias.fill_(_logit_rate(y))
+            # No label says how the vote score maps to correctness, and none says it ranks wrongly: the base
+            # rate, with the vote score's tie-breaking weight (a flattened vote keeps the vote's ranking; a
+            # constant would rank every rollout alike, below the vote).
+            std = float(x[:, 0].std()) if len(x) else 0.0
+            if std > 1e-8:
+                layer.weight[0, 0] = FLAT_WEIGHT / std
+                info["anchor"] = "vote_flat"
+            layer.bias.fill_(_logit_rate(y) - float(layer.weight[0, 0]) * (float(x[:, 0].mean()) if len(x) else 0.0))
             layer.requires_grad_(False)
             return info
         mean, std = x.mean(0), x.std(0)

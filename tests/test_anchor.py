@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from torch import nn
 
 from memreward_verl.anchor import ANCHORS, fit_anchor
 from memreward_verl.fit import _majority_kind
 from memreward_verl.gnn import NUM_NEIGHBOUR_FEATURES
 
-N_FEATS = 6  # group features (column 0: the vote share), then the neighbour-label inputs
+N_FEATS = 6  # group features (column 0: the vote score), then the neighbour-label inputs
 
 
 def _data(nbr_signal: float, seed: int = 0, queries: int = 80, per_query: int = 12):
@@ -21,7 +22,7 @@ def _data(nbr_signal: float, seed: int = 0, queries: int = 80, per_query: int = 
     x = rng.normal(size=(n, N_FEATS + NUM_NEIGHBOUR_FEATURES))
     difficulty = rng.normal(size=queries)
     x[:, N_FEATS] = difficulty[groups] + 0.3 * rng.normal(size=queries)[groups]
-    x[:, 0] = 0.3 * x[:, 2] + rng.normal(size=n)  # the share: weakly informative
+    x[:, 0] = 0.3 * x[:, 2] + rng.normal(size=n)  # the vote score: weakly informative
     logit = 2.0 * x[:, 2] + nbr_signal * difficulty[groups]
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.int64)
     return x, y, groups
@@ -52,3 +53,19 @@ def test_majority_kind_ties_go_to_the_simpler_anchor():
     assert _majority_kind([_Run("full"), _Run("features_flat"), _Run("full"), _Run("features")]) == "features"
     assert _majority_kind([_Run("full"), _Run("full"), _Run("features"), _Run("constant")]) == "full"
     assert _majority_kind([_Run("constant"), _Run("vote_nbr")]) == "vote"
+
+
+def test_one_class_keeps_the_vote_ranking_at_the_base_rate():
+    """No label can calibrate the vote score, none says it ranks wrongly: a flattened vote at the base rate."""
+    x, _, groups = _data(nbr_signal=0.0)
+    layer = nn.Linear(x.shape[1], 1)
+    for label, rate in ((1, 0.98), (0, 0.02)):  # the base rate, clipped as every anchor's is
+        info = fit_anchor(x, np.full(len(x), label), groups, layer)
+        assert info["anchor"] == "vote_flat"
+        with torch.no_grad():
+            prob = torch.sigmoid(layer(torch.as_tensor(x, dtype=torch.float32))).numpy()[:, 0]
+        assert np.all(np.diff(prob[np.argsort(x[:, 0])]) >= 0) and np.ptp(prob) > 0  # the vote's order
+        assert abs(prob.mean() - rate) < 1e-3 and not layer.weight.requires_grad
+    flat = x.copy()
+    flat[:, 0] = 0.5  # a vote that ranks nothing: the constant base rate
+    assert fit_anchor(flat, np.ones(len(x)), groups, layer)["anchor"] == "constant"
