@@ -108,11 +108,12 @@ def fit_anchor(
             # No label says how the vote score maps to correctness, and none says it ranks wrongly: the base
             # rate, with the vote score's tie-breaking weight (a flattened vote keeps the vote's ranking; a
             # constant would rank every rollout alike, below the vote).
+            # Where the labelled rollouts' vote scores are all equal (unanimous groups, all right) the weight
+            # is on the raw score, which new groups spread over [0, 1].
             std = float(x[:, 0].std()) if len(x) else 0.0
-            if std > 1e-8:
-                layer.weight[0, 0] = FLAT_WEIGHT / std
-                info["anchor"] = "vote_flat"
+            layer.weight[0, 0] = FLAT_WEIGHT / (std if std > 1e-8 else 1.0)
             layer.bias.fill_(_logit_rate(y) - float(layer.weight[0, 0]) * (float(x[:, 0].mean()) if len(x) else 0.0))
+            info["anchor"] = "vote_flat"
             layer.requires_grad_(False)
             return info
         mean, std = x.mean(0), x.std(0)

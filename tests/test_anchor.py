@@ -66,6 +66,11 @@ def test_one_class_keeps_the_vote_ranking_at_the_base_rate():
             prob = torch.sigmoid(layer(torch.as_tensor(x, dtype=torch.float32))).numpy()[:, 0]
         assert np.all(np.diff(prob[np.argsort(x[:, 0])]) >= 0) and np.ptp(prob) > 0  # the vote's order
         assert abs(prob.mean() - rate) < 1e-3 and not layer.weight.requires_grad
-    flat = x.copy()
-    flat[:, 0] = 0.5  # a vote that ranks nothing: the constant base rate
-    assert fit_anchor(flat, np.ones(len(x)), groups, layer)["anchor"] == "constant"
+    # Labelled groups all unanimous and right (Qwen MATH at 10% labels, seed 1): their vote scores are all
+    # equal, yet new groups' are not, and they are ranked as the vote ranks them.
+    unanimous = x.copy()
+    unanimous[:, 0] = 1.0
+    assert fit_anchor(unanimous, np.ones(len(x)), groups, layer)["anchor"] == "vote_flat"
+    with torch.no_grad():
+        prob = torch.sigmoid(layer(torch.as_tensor(x, dtype=torch.float32))).numpy()[:, 0]
+    assert np.all(np.diff(prob[np.argsort(x[:, 0])]) >= 0) and np.ptp(prob) > 0
