@@ -106,13 +106,13 @@ def fit_anchor(
         layer.weight.zero_()
         if len(np.unique(y)) < 2:
             # No label says how the vote score maps to correctness, and none says it ranks wrongly: the base
-            # rate, with the vote score's tie-breaking weight (a flattened vote keeps the vote's ranking; a
-            # constant would rank every rollout alike, below the vote).
-            # Where the labelled rollouts' vote scores are all equal (unanimous groups, all right) the weight
+            # rate, with the vote score's tie-breaking weight (a constant would rank every rollout alike, below
+            # the vote). Where the labelled vote scores are all equal (unanimous groups, all right) the weight
             # is on the raw score, which new groups spread over [0, 1].
-            std = float(x[:, 0].std()) if len(x) else 0.0
-            layer.weight[0, 0] = FLAT_WEIGHT / (std if std > 1e-8 else 1.0)
-            layer.bias.fill_(_logit_rate(y) - float(layer.weight[0, 0]) * (float(x[:, 0].mean()) if len(x) else 0.0))
+            vote = x[:, 0] if len(x) else np.zeros(1)
+            w = FLAT_WEIGHT / (vote.std() if vote.std() > 1e-8 else 1.0)
+            layer.weight[0, 0] = float(w)
+            layer.bias.fill_(_logit_rate(y) - float(w * vote.mean()))
             info["anchor"] = "vote_flat"
             layer.requires_grad_(False)
             return info
