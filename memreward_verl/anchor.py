@@ -40,9 +40,14 @@ def _fit_candidate(xs: np.ndarray, y: np.ndarray, cols: list[int]) -> tuple[np.n
 
     Agreeing with more of the group is never taken as evidence of being wrong: a fit that gives
     the vote score (column 0) a weight <= 0 is refitted without it, and the vote keeps a tiny
-    positive weight that only breaks ties (``flattened``).
+    positive weight that only breaks ties (``flattened``). With one class only no label can set a
+    weight, and none says the vote ranks wrongly: the vote's tie-breaking weight at the base rate
+    (a constant would rank every rollout alike, below the vote).
     """
     w = np.zeros(xs.shape[1])
+    if len(np.unique(y)) < 2:
+        w[0] = FLAT_WEIGHT
+        return w, _logit_rate(y), True
     lr = LogisticRegression(C=1.0, max_iter=1000).fit(xs[:, cols], y)
     w[cols], intercept = lr.coef_[0], float(lr.intercept_[0])
     if 0 not in cols or w[0] > 0:
@@ -101,30 +106,19 @@ def fit_anchor(
         ``{"anchor": name (+"_flat" if the vote score's weight was flattened), "cv_auc": {name: OOF
         AUC}, "cv_gain": {name: [mean, std] of the gain over vote}}``.
     """
-    info: dict[str, Any] = {"anchor": "constant", "cv_auc": {}, "cv_gain": {}}
+    info: dict[str, Any] = {"anchor": "vote", "cv_auc": {}, "cv_gain": {}}
+    one_class = len(np.unique(y)) < 2
     with torch.no_grad():
-        layer.weight.zero_()
-        if len(np.unique(y)) < 2:
-            # No label says how the vote score maps to correctness, and none says it ranks wrongly: the base
-            # rate, with the vote score's tie-breaking weight (a constant would rank every rollout alike, below
-            # the vote). Where the labelled vote scores are all equal (unanimous groups, all right) the weight
-            # is on the raw score, which new groups spread over [0, 1].
-            vote = x[:, 0] if len(x) else np.zeros(1)
-            w = FLAT_WEIGHT / (vote.std() if vote.std() > 1e-8 else 1.0)
-            layer.weight[0, 0] = float(w)
-            layer.bias.fill_(_logit_rate(y) - float(w * vote.mean()))
-            info["anchor"] = "vote_flat"
-            layer.requires_grad_(False)
-            return info
-        mean, std = x.mean(0), x.std(0)
+        # Where the labelled vote scores are all equal (unanimous groups, all right) a weight is on the raw score.
+        mean, std = (x.mean(0), x.std(0)) if len(x) else (np.zeros(x.shape[1]), np.ones(x.shape[1]))
         std = np.where(std > 1e-8, std, 1.0)
         xs = (x - mean) / std
         nbr = list(range(x.shape[1] - NUM_NEIGHBOUR_FEATURES, x.shape[1]))
         feats = [c for c in range(x.shape[1]) if c not in nbr]
         all_cols = {"vote": [0], "vote_nbr": [0, *nbr], "features": feats, "full": list(range(x.shape[1]))}
         cols_of = {n: all_cols[n] for n in candidates}
-        name = "vote" if "vote" in cols_of else candidates[0]
-        if len(cols_of) > 1:
+        name = "vote" if "vote" in cols_of or one_class else candidates[0]
+        if len(cols_of) > 1 and not one_class:
             # The vote is the raw vote score (no fitting): an OOF fit of a near-constant anchor would rank by
             # each fold's base rate, which is anti-correlated with the held-out fold's own rate.
             fold_of = _cv_folds(groups)
@@ -154,7 +148,7 @@ def fit_anchor(
                     info["cv_gain"][f"full_over_{inner}"] = list(gain)
                     if not significant(gain, min_gain_z):
                         name = inner
-        w, intercept, flat = _fit_candidate(xs, y, cols_of[name])
+        w, intercept, flat = _fit_candidate(xs, y, all_cols[name])
         info["anchor"] = f"{name}_flat" if flat else name
         # Fold the standardisation into the layer: w'x + b' == w((x - mean) / std) + b.
         layer.weight.copy_(torch.as_tensor(w / std, dtype=torch.float32)[None])
