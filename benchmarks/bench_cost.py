@@ -42,6 +42,7 @@ import torch
 import memreward_verl.graph as graph_mod
 import memreward_verl.predict as predict_mod
 from memreward_verl.config import EmbedConfig, MemRewardConfig
+from memreward_verl.ensemble import FoldEnsemble
 from memreward_verl.features import GROUP_FEATURES, answer_clusters, group_features
 from memreward_verl.gnn import MemRewardGNN
 from memreward_verl.groups import EncodedGroups
@@ -190,6 +191,8 @@ def vectorised_features(
         think,
         np.clip(length_z, -3, 3),
         np.log1p(lengths) / 10.0,
+        np.zeros((q, n)),  # empty: every synthetic response has text
+        np.zeros((q, n)),  # exec_ran, exec_score: no programs here
         np.zeros((q, n)),
     ]
     return np.stack(cols, axis=2).reshape(q * n, len(GROUP_FEATURES)).astype(np.float32)
@@ -280,7 +283,7 @@ def synthetic_groups(
 
 # -- part 1: predictor cost ----------------------------------------------------------------------
 def bench_size(
-    size: int, cfg: MemRewardConfig, model: MemRewardGNN, new: EncodedGroups, centres: np.ndarray, args
+    size: int, cfg: MemRewardConfig, model: FoldEnsemble, new: EncodedGroups, centres: np.ndarray, args
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "memory_queries": size,
@@ -483,6 +486,9 @@ def main() -> None:
     parser.add_argument("--embed-repeats", type=int, default=3)
     parser.add_argument("--skip-embedder", action="store_true")
     parser.add_argument("--threads", type=int, default=2, help="torch and faiss threads")
+    parser.add_argument(
+        "--members", type=int, default=1, help="served fold models (1: an anchor alone; fit.folds: a kept residual)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results/cost.json")
     args = parser.parse_args()
@@ -494,7 +500,8 @@ def main() -> None:
     faiss.omp_set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     cfg = MemRewardConfig()
-    model = MemRewardGNN(DIM, len(GROUP_FEATURES), cfg.gnn).eval()  # untrained: weights do not change cost
+    # untrained: weights do not change cost
+    model = FoldEnsemble([MemRewardGNN(DIM, len(GROUP_FEATURES), cfg.gnn) for _ in range(args.members)]).eval()
     centres = topic_centres()
     new, _ = synthetic_groups(args.new_queries, centres, args.rollouts, 0.0, seed=args.seed + 1, prefix="new")
 
@@ -512,6 +519,7 @@ def main() -> None:
         "load_at_start": load_average(),
         "config": {
             "new_queries": args.new_queries,
+            "members": args.members,
             "rollouts": args.rollouts,
             "dim": DIM,
             "labelled_share": 0.2,

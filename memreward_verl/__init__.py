@@ -31,6 +31,7 @@ _EXPORTS = {
     "ExperienceMemory": "memory",
     "build_graph": "graph",
     "MemRewardGNN": "gnn",
+    "FoldEnsemble": "ensemble",
     "fit_gnn": "fit",
     "Predictor": "predict",
     "build_artifact": "artifact",

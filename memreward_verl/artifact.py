@@ -1,12 +1,13 @@
 """The warm-up artifact: memory + trained GNN + config + metrics, as one directory.
 
-Layout (format version 2; written atomically; tensors and JSON only, no pickled code)::
+Layout (format version 3; written atomically; tensors and JSON only, no pickled code)::
 
     artifact.json   format version, package version, embedder model id
     config.json     the full MemRewardConfig
     memory/         ExperienceMemory (see memory.py)
-    model.pt        {"model_args", "state_dict"} loaded with ``weights_only=True``
-    metrics.json    validation AUC/F1/CAG, selected seed and epoch, per-seed results; in a service's
+    model.pt        {"members": [{"model_args", "state_dict"}, ...]} loaded with ``weights_only=True``
+                    (the served fold models, ensemble.py; format 2 held one model, read as one member)
+    metrics.json    fold 0's validation AUC/F1/CAG and epoch, per-fold results; in a service's
                     saved state also ``joins``, the groups that joined online (serve/memory_scorer.py)
     labelled_ids.json
 
@@ -26,9 +27,9 @@ import torch
 from memreward_verl import __version__
 from memreward_verl.config import MemRewardConfig
 from memreward_verl.embed import Embedder
+from memreward_verl.ensemble import FoldEnsemble
 from memreward_verl.files import FileFormatError, atomic_replace_dir, read_checkpoint, read_json
 from memreward_verl.fit import fit_gnn
-from memreward_verl.gnn import MemRewardGNN
 from memreward_verl.groups import EncodedGroups
 from memreward_verl.memory import ExperienceMemory, MemoryFormatError
 from memreward_verl.predict import Predictor
@@ -37,7 +38,9 @@ __all__ = ["Artifact", "ArtifactError", "build_artifact", "load_artifact", "save
 
 # 2: the anchor's vote column holds a program's execution agreement score (features.vote_score), so a
 # version-1 model would read code rollouts differently than it was trained to: refused, not reinterpreted.
-ARTIFACT_VERSION = 2
+# 3: model.pt holds every served fold model (ensemble.py); a version-2 file's one model is read as one member.
+ARTIFACT_VERSION = 3
+_READABLE_VERSIONS = (2, 3)
 _FILES = ("artifact.json", "config.json", "model.pt", "metrics.json", "labelled_ids.json")
 
 
@@ -51,7 +54,7 @@ class Artifact:
 
     cfg: MemRewardConfig
     memory: ExperienceMemory
-    model: MemRewardGNN
+    model: FoldEnsemble
     metrics: dict[str, Any]
     # The memory graph fit_gnn built (only right after building, never saved): callers that
     # predict the whole memory at once reuse it instead of building it again.
@@ -74,8 +77,7 @@ def save_artifact(path: str | Path, artifact: Artifact) -> Path:
         (tmp / "config.json").write_text(json.dumps(artifact.cfg.to_dict(), indent=2), encoding="utf-8")
         (tmp / "metrics.json").write_text(json.dumps(artifact.metrics, indent=2, default=float), encoding="utf-8")
         (tmp / "labelled_ids.json").write_text(json.dumps(artifact.labelled_ids), encoding="utf-8")
-        ckpt = {"model_args": artifact.model.model_args(), "state_dict": artifact.model.state_dict()}
-        torch.save(ckpt, tmp / "model.pt")
+        torch.save(artifact.model.checkpoint(), tmp / "model.pt")
         artifact.memory.save(tmp / "memory")
 
     return atomic_replace_dir(path, fill)
@@ -111,12 +113,13 @@ def load_artifact(path: str | Path, expected_model_id: str | None = None) -> Art
     except (ValueError, KeyError, TypeError) as exc:
         raise ArtifactError(f"artifact at {path} is corrupt: {path / 'config.json'}: {exc}") from None
     try:
-        model = MemRewardGNN.from_checkpoint(ckpt)
+        model = FoldEnsemble.from_checkpoint(ckpt)
     except (ValueError, KeyError, RuntimeError, TypeError) as exc:
         raise ArtifactError(f"artifact at {path} is corrupt: {path / 'model.pt'}: {exc}") from None
-    if info["format_version"] != ARTIFACT_VERSION:
+    if info["format_version"] not in _READABLE_VERSIONS:
         raise ArtifactError(
-            f"artifact at {path} has format version {info['format_version']!r}; this code reads {ARTIFACT_VERSION} "
+            f"artifact at {path} has format version {info['format_version']!r}; this code reads "
+            f"{' or '.join(map(str, _READABLE_VERSIONS))} "
             "(rebuild it with `memreward warmup`)"
         )
     if expected_model_id is not None and info["model_id"] != expected_model_id:

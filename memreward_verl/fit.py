@@ -16,10 +16,13 @@ queries it never saw, or the model is the calibrated majority vote. Protocol:
   the whole model only if its OOF gain over the vote is, by ``vote_gain_z`` deviations (stricter:
   those OOF predictions already chose the anchor kind and the residual); otherwise the calibrated
   vote is served;
+- with the residual, every fold's model is served, the mean of their logits (ensemble.py): what was
+  judged is each of them, not fold 0's alone;
 - without the residual the anchor alone is served, of the kind most folds' inner CVs chose (one
   fold's choice rests on a few queries), and it is judged with every fold's anchor of that kind
-  (refitted where a fold chose another): what is judged is what is served.
-The served model is fold 0's (its held-out queries are ``FitResult.val_queries``).
+  (refitted where a fold chose another): what is judged is what is served. Fold 0's anchor of that
+  kind is served.
+Fold 0's model is the ensemble's first member; its held-out queries are ``FitResult.val_queries``.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from torch import Tensor, nn
 from memreward_verl.anchor import ANCHORS, fit_anchor
 from memreward_verl.config import MemRewardConfig
 from memreward_verl.decision import choose_hard_rule, single_answer
+from memreward_verl.ensemble import FoldEnsemble
 from memreward_verl.evidence import query_bootstrap_gain, query_folds, significant
 from memreward_verl.features import program_ran, vote_score
 from memreward_verl.gnn import MemRewardGNN
@@ -66,7 +70,7 @@ logger = logging.getLogger(__name__)
 class FitResult:
     """A trained model, how it was selected, and per-seed metrics."""
 
-    model: nn.Module
+    model: FoldEnsemble  # member 0 is fold 0's model, which never trained on ``val_queries``
     metrics: dict[str, Any]
     graph: Any  # the memory graph it was trained on (reuse it for transductive prediction)
     train_queries: np.ndarray
@@ -176,16 +180,18 @@ class _FoldRun:
 
 
 def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: str = "gatv2", graph=None) -> FitResult:
-    """Train one GNN per query fold, decide by out-of-fold evidence what to keep, serve fold 0's.
+    """Train one GNN per query fold, decide by out-of-fold evidence what to keep, serve what was judged.
 
     Returns:
         :class:`FitResult` whose ``metrics`` hold the OOF AUCs of the vote, the anchor and the
-        anchor + residual (``oof_auc``), each fold's anchor kind (``fold_anchors``; the served
-        ``anchor`` is the majority kind), the kept choice (``residual_kept``, ``fallback_to_vote``),
-        the bootstrapped gains behind it, the hard rule and threshold for ``hard_rule=auto``
-        (``hard_rule``, ``hard_threshold``: the default rule ``hard_rule_default`` unless another
-        candidate's out-of-fold CAG is significantly lower; ``threshold`` at the configured threshold
-        without folds; ``oof_cag`` per candidate), and fold 0's ``val_auc``/``best_epoch``.
+        anchor + residual (``oof_auc``), each fold's anchor kind (``fold_anchors``; ``anchor`` is the
+        majority kind, also where every fold's model is served), the kept choice (``residual_kept``,
+        ``fallback_to_vote``), the bootstrapped gains behind it, the number of served fold models
+        (``members``: every fold's where the residual is kept, else one: fold 0's with its anchor alone),
+        the hard rule and threshold for ``hard_rule=auto`` (``hard_rule``, ``hard_threshold``: the
+        default rule ``hard_rule_default`` unless another candidate's out-of-fold CAG is significantly
+        lower; ``threshold`` at the configured threshold without folds; ``oof_cag`` per candidate), and
+        fold 0's ``val_auc``/``best_epoch`` (fold 0's model on its held-out queries).
 
     Raises:
         ValueError: with fewer than 2 labelled queries.
@@ -207,6 +213,7 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
 
     served = fold(0, True)
     runs = [served]
+    members = [served.model]
     if cfg.gnn.vote_anchor:
         # The GNN is trained on the other folds only if fold 0's best epoch beats its anchor on its
         # held-out queries at all; otherwise the residual would not be kept, and only the anchors
@@ -267,7 +274,10 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
             default=default,
         )
         metrics.update(hard_rule=rule, hard_threshold=threshold, hard_rule_default=default, oof_cag=cag_by_rule)
-        if fallback or not keep_residual:
+        if keep_residual and not fallback:
+            members = [r.model for r in runs]  # each at its own best epoch, with its own anchor: as judged
+            metrics["anchor"] = kind  # the members' kinds are fold_anchors; this is the most common
+        else:
             with torch.no_grad():
                 served.model.head[-1].weight.zero_()
                 served.model.head[-1].bias.zero_()
@@ -280,7 +290,7 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
     else:  # one fold (or no anchor to fall back on): fold 0's early stopping decides
         metrics.update(residual_kept=served.best_epoch > 0, fallback_to_vote=False)
         metrics.update(hard_rule="threshold", hard_threshold=cfg.reward.threshold, hard_rule_default="threshold")
-    # Fold 0's held-out metrics at the served weights.
+    # Fold 0's held-out metrics at fold 0's weights (the other members trained on these queries).
     val_ids = served.val_rollouts
     served.model.eval()
     with torch.no_grad():
@@ -292,6 +302,7 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
         val_cag=val["cag"],
         val_accuracy=val["accuracy"],
         best_epoch=served.best_epoch if metrics["residual_kept"] else 0,
+        members=len(members),
         per_fold=[
             {
                 "fold": k,
@@ -306,11 +317,11 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
         val_queries=int(len(served.val_q)),
     )
     logger.info(
-        "fit: anchor %s, residual %s, vote fallback %s; fold-0 validation AUC %.4f",
-        metrics.get("anchor"), metrics["residual_kept"], metrics["fallback_to_vote"], val["auc"],
+        "fit: anchor %s, residual %s, vote fallback %s, %d served model(s); fold-0 validation AUC %.4f",
+        metrics.get("anchor"), metrics["residual_kept"], metrics["fallback_to_vote"], len(members), val["auc"],
     )  # fmt: skip
     return FitResult(
-        model=served.model,
+        model=FoldEnsemble(members).eval(),
         metrics=metrics,
         graph=graph,
         train_queries=served.train_q,

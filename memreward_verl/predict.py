@@ -6,6 +6,9 @@ the per-layer query states of the whole memory are computed once (``refresh``) a
 call runs the GNN layers over the new nodes plus the cached states of their k neighbours. The
 result is exactly what a full forward pass over memory + new groups (wired that way) gives.
 
+An ensemble (ensemble.py) caches each member's states and averages the members' logits, as its
+full forward pass does.
+
 Call :meth:`Predictor.refresh` after the memory's labels or contents change.
 """
 
@@ -16,6 +19,7 @@ import torch
 
 from memreward_verl import schema as S
 from memreward_verl.config import MemRewardConfig
+from memreward_verl.ensemble import FoldEnsemble
 from memreward_verl.fit import full_label_inputs
 from memreward_verl.gnn import MemRewardGNN, anchor_inputs, neighbour_label_features
 from memreward_verl.graph import agreement_edges, build_graph, structural_edges
@@ -29,13 +33,14 @@ class Predictor:
     """Online scorer: a trained model over a frozen memory.
 
     Args:
-        model: trained :class:`MemRewardGNN` (put in eval mode).
+        model: trained :class:`FoldEnsemble` or :class:`MemRewardGNN` (put in eval mode).
         memory: the experience memory it was trained on (or a grown copy).
         cfg: configuration used to build the memory graph.
     """
 
-    def __init__(self, model: MemRewardGNN, memory: ExperienceMemory, cfg: MemRewardConfig) -> None:
+    def __init__(self, model: FoldEnsemble | MemRewardGNN, memory: ExperienceMemory, cfg: MemRewardConfig) -> None:
         self.model = model.eval()
+        self._members = list(model.members) if isinstance(model, FoldEnsemble) else [model]
         self.memory = memory
         self.cfg = cfg
         self.refresh()
@@ -46,12 +51,14 @@ class Predictor:
         g = self.memory.groups
         graph = build_graph(g, self.memory.labels, self.cfg.graph)
         self._label_in = full_label_inputs(self.memory)
-        h = self.model.encode(graph.x_dict, graph[S.ANSWER].feats, self._label_in)
-        states = [h[S.QUERY]]
-        for i in range(len(self.model.layers) - 1):
-            h = self.model.layer(i, h, graph.edge_index_dict)
-            states.append(h[S.QUERY])
-        self._query_states = states  # input of layer l for every memory query: [Q_mem, hidden]
+        self._query_states = []  # per member: the input of layer l for every memory query, [Q_mem, hidden]
+        for member in self._members:
+            h = member.encode(graph.x_dict, graph[S.ANSWER].feats, self._label_in)
+            states = [h[S.QUERY]]
+            for i in range(len(member.layers) - 1):
+                h = member.layer(i, h, graph.edge_index_dict)
+                states.append(h[S.QUERY])
+            self._query_states.append(states)
 
     @torch.no_grad()
     def predict_groups(self, new: EncodedGroups) -> np.ndarray:
@@ -86,15 +93,17 @@ class Predictor:
             S.ANSWER: torch.from_numpy(np.asarray(new.answer_emb, np.float32)),
         }
         feats = torch.from_numpy(np.asarray(new.feats, np.float32))
-        h = self.model.encode(x, feats, None)  # new queries carry no labels
         mem_idx = torch.as_tensor(mem_ids, dtype=torch.long)
-        for i in range(len(self.model.layers)):
-            h[S.QUERY] = torch.cat([self._query_states[i][mem_idx], h[S.QUERY][-new.num_queries :]])
-            h = self.model.layer(i, h, edges)
-        h[S.QUERY] = h[S.QUERY][-new.num_queries :]
         rq = torch.as_tensor(new.rollout_query, dtype=torch.long)
         label_in = torch.cat([self._label_in[mem_idx], torch.zeros((new.num_queries, 2))])
         q_sim = edges.get(S.Q_SIM, torch.zeros((2, 0), dtype=torch.long))
-        nbr = neighbour_label_features(label_in, q_sim, m + new.num_queries)[m:]
-        logits = self.model.score(h, anchor_inputs(feats, nbr, rq), rq)
-        return torch.sigmoid(logits).numpy().astype(np.float64)
+        anchor_x = anchor_inputs(feats, neighbour_label_features(label_in, q_sim, m + new.num_queries)[m:], rq)
+        logits = []
+        for member, states in zip(self._members, self._query_states, strict=True):
+            h = member.encode(x, feats, None)  # new queries carry no labels
+            for i in range(len(member.layers)):
+                h[S.QUERY] = torch.cat([states[i][mem_idx], h[S.QUERY][-new.num_queries :]])
+                h = member.layer(i, h, edges)
+            h[S.QUERY] = h[S.QUERY][-new.num_queries :]
+            logits.append(member.score(h, anchor_x, rq))
+        return torch.sigmoid(torch.stack(logits).mean(dim=0)).numpy().astype(np.float64)

@@ -6,13 +6,14 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import roc_auc_score
 
 from memreward_verl import schema as S
 from memreward_verl.anchor import fit_anchor
 from memreward_verl.artifact import ArtifactError, build_artifact, load_artifact
 from memreward_verl.decision import threshold_key
 from memreward_verl.features import GROUP_FEATURES, vote_score
-from memreward_verl.fit import fit_gnn, full_label_inputs, predict_memory, split_labelled
+from memreward_verl.fit import _label_inputs, fit_gnn, full_label_inputs, predict_memory, split_labelled
 from memreward_verl.gnn import MemRewardGNN
 from memreward_verl.graph import agreement_edges, build_graph
 from memreward_verl.groups import EncodedGroups
@@ -68,8 +69,9 @@ def test_fit_reports_its_out_of_fold_choice(trained):
     )
     assert m["folds"] == len(m["per_fold"]) == cfg.fit.folds
     assert m["anchor"].removesuffix("_flat") in ("vote", "vote_nbr", "features", "full")
-    if not m["residual_kept"]:  # the GNN did not earn its place: the model is exactly the anchor
-        assert not result.model.head[-1].weight.any() and m["best_epoch"] == 0
+    if not m["residual_kept"]:  # the GNN did not earn its place: the model is exactly fold 0's anchor
+        assert m["members"] == len(result.model.members) == 1 and m["best_epoch"] == 0
+        assert not result.model.heldout.head[-1].weight.any()
     # the last guard: the whole model only where its gain over the vote clears vote_gain_z deviations
     gain, sd = m["gain_over_vote"]
     assert m["fallback_to_vote"] == (gain - cfg.fit.vote_gain_z * sd <= 0)
@@ -207,6 +209,56 @@ def test_auto_rule_leaves_the_default_only_by_auto_gain_z(propagating):
     assert loose["oof_cag"][key or loose["hard_rule"]] == min(loose["oof_cag"].values()) < loose["oof_cag"][default]
 
 
+@pytest.fixture(scope="module")
+def by_wording(embedder):
+    """Every group holds one right and one wrong answer twice: the vote ties everywhere (AUC 0.5), and only the
+    wording of the reasoning tells right from wrong, which the GNN reads from the texts and the anchor cannot."""
+    from memreward_verl.config import MemRewardConfig
+    from memreward_verl.groups import encode_groups
+    from memreward_verl.rollouts import Query, Rollout
+
+    right = ["I checked each step twice and verified it.", "Verified carefully by recomputing every step."]
+    wrong = ["I rushed through it and skipped the checks.", "Guessing quickly without checking anything."]
+    rng = np.random.default_rng(0)
+    queries = []
+    for i in range(120):
+        a, b = (int(x) for x in rng.integers(10, 99, size=2))
+        value, off = a * b, a * b + int(rng.choice([-10, -1, 1, 10]))
+        rollouts = [
+            Rollout(text=f"{(right, wrong)[r % 2][r // 2]} {a} times {b} is {(value, off)[r % 2]}.\n#### "
+                    f"{(value, off)[r % 2]}", label=int(r % 2 == 0))
+            for r in range(4)
+        ]  # fmt: skip
+        queries.append(Query(f"w{i}", "math", "synthetic", f"What is {a} times {b}?", str(value), rollouts))
+    cfg = MemRewardConfig()
+    cfg.fit.epochs, cfg.fit.patience = 40, 10
+    mem = ExperienceMemory(encode_groups(queries, embedder, cfg), [f"w{i}" for i in range(60)])
+    return cfg, mem, fit_gnn(mem, cfg)
+
+
+def test_a_kept_residual_serves_every_fold_model(by_wording):
+    """What was judged out of fold is every fold's model, so every one is served (their mean logit); fold 0's
+    stays first, as the member that never trained on the validation queries."""
+    cfg, mem, result = by_wording
+    m, members = result.metrics, result.model.members
+    assert m["residual_kept"] and not m["fallback_to_vote"] and m["members"] == len(members) == cfg.fit.folds
+    assert all(member.head[-1].weight.any() for member in members)  # each member's residual, as trained
+    heads = [member.head[-1].weight for member in members]
+    assert not any(torch.equal(heads[0], h) for h in heads[1:])
+    with torch.no_grad():
+        li = full_label_inputs(mem)
+        member_logits = torch.stack([member(result.graph, li) for member in members])
+    prob = predict_memory(result.model, mem, cfg)
+    np.testing.assert_allclose(prob, torch.sigmoid(member_logits.mean(0)).numpy(), rtol=1e-5, atol=1e-6)
+    unl = ~mem.query_labelled[mem.groups.rollout_query]
+    assert roc_auc_score(mem.groups.labels[unl], prob[unl]) > 0.9  # the vote ties: 0.5
+    # fold 0's held-out metrics are read with fold 0's member alone
+    val = np.flatnonzero(np.isin(mem.groups.rollout_query, result.val_queries))
+    with torch.no_grad():
+        logits = result.model.heldout(result.graph, _label_inputs(mem, result.train_queries))[val]
+    assert m["val_auc"] == pytest.approx(roc_auc_score(mem.labels[val], logits.numpy()))
+
+
 def test_changing_memory_labels_changes_unlabelled_predictions(propagating):
     """Propagation: labels in the memory reach unlabelled queries (the reference's defect #1).
 
@@ -220,7 +272,8 @@ def test_changing_memory_labels_changes_unlabelled_predictions(propagating):
         x = MemRewardGNN.anchor_x(result.graph, full_label_inputs(mem)).numpy()
         rows = np.flatnonzero(mem.labels >= 0)
         y, q = mem.labels[rows].astype(np.int64), mem.groups.rollout_query[rows]
-        assert fit_anchor(x[rows], y, q, model.anchor, candidates=("vote_nbr",))["anchor"].startswith("vote_nbr")
+        layer = model.heldout.anchor  # the anchor alone is served by one member
+        assert fit_anchor(x[rows], y, q, layer, candidates=("vote_nbr",))["anchor"].startswith("vote_nbr")
     rq = mem.groups.rollout_query
     unl = rq >= 60
     before = predict_memory(model, mem, cfg)
@@ -246,9 +299,12 @@ def test_hidden_labels_of_unlabelled_queries_never_matter(arith_groups, trained)
     assert np.array_equal(predict_memory(result.model, mem, cfg), predict_memory(result2.model, mem2, cfg))
 
 
-def test_incremental_prediction_equals_full_forward_on_joined_graph(trained):
-    """predict_groups == a full pass over memory + new groups wired memory -> new."""
-    cfg, mem, result = trained
+@pytest.mark.parametrize("fit", ["trained", "by_wording"], ids=["one-member", "every-fold"])
+def test_incremental_prediction_equals_full_forward_on_joined_graph(fit, request):
+    """predict_groups == a full pass over memory + new groups wired memory -> new (each member's cached
+    states, the members' mean logit)."""
+    cfg, mem, result = request.getfixturevalue(fit)
+    assert len(result.model.members) == (1 if fit == "trained" else cfg.fit.folds)
     q_new = np.arange(40, 46)
     new = _subset(mem.groups, q_new)
     fast = Predictor(result.model, mem, cfg).predict_groups(new)
@@ -310,6 +366,33 @@ def test_artifact_round_trip_same_predictions_and_errors(arith_groups, tmp_path,
         load_artifact(tmp_path / "art")
     (tmp_path / "art" / "model.pt").unlink()
     with pytest.raises(ArtifactError, match="missing model.pt"):
+        load_artifact(tmp_path / "art")
+
+
+def test_every_fold_artifact_round_trip_and_format_2(by_wording, tmp_path, embedder):
+    """Every served member survives saving; a format-2 artifact (one model in model.pt) still loads, as one
+    member scoring as that model; format 1 is refused."""
+    import json
+
+    from memreward_verl.artifact import Artifact, save_artifact
+
+    cfg, mem, result = by_wording
+    art = Artifact(cfg=cfg, memory=mem, model=result.model, metrics=result.metrics)
+    save_artifact(tmp_path / "art", art)
+    back = load_artifact(tmp_path / "art", expected_model_id=embedder.model_id)
+    assert len(back.model.members) == cfg.fit.folds
+    new = _subset(mem.groups, np.arange(100, 110))
+    assert np.array_equal(art.predictor().predict_groups(new), back.predictor().predict_groups(new))
+    one = result.model.heldout
+    torch.save({"model_args": one.model_args(), "state_dict": one.state_dict()}, tmp_path / "art" / "model.pt")
+    meta = tmp_path / "art" / "artifact.json"
+    info = json.loads(meta.read_text())
+    meta.write_text(json.dumps({**info, "format_version": 2}))
+    old = load_artifact(tmp_path / "art")
+    assert len(old.model.members) == 1
+    assert np.array_equal(old.predictor().predict_groups(new), Predictor(one, mem, cfg).predict_groups(new))
+    meta.write_text(json.dumps({**info, "format_version": 1}))
+    with pytest.raises(ArtifactError, match="format version 1; this code reads 2 or 3"):
         load_artifact(tmp_path / "art")
 
 

@@ -28,6 +28,7 @@ nothing in it can read a truth it did not buy.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import time
@@ -138,15 +139,17 @@ class PseudoLabeler:
         self.val_queries = np.asarray(result.val_queries, dtype=np.int64)
         self._cache.clear()
 
-    def probs(self, labels: np.ndarray) -> np.ndarray:
-        """``[R]`` probabilities with ``labels`` (-1 = unknown) as the memory's labels."""
+    def probs(self, labels: np.ndarray, heldout: bool = False) -> np.ndarray:
+        """``[R]`` probabilities with ``labels`` (-1 = unknown) as the memory's labels; ``heldout``: by the
+        fit's fold-0 member alone, the one that never trained on ``val_queries``."""
         if self.source == "majority_vote":
             return self.groups.feats[:, _SHARE].astype(np.float64)
-        key = np.packbits(labels >= 0).tobytes() + np.packbits(labels == 1).tobytes()
+        key = np.packbits(labels >= 0).tobytes() + np.packbits(labels == 1).tobytes() + bytes([heldout])
         if key not in self._cache:
             from memreward_verl.fit import predict_memory
 
-            self._cache = {key: predict_memory(self.model, self._memory(labels), self.cfg).astype(np.float64)}
+            model = self.model.heldout if heldout else self.model
+            self._cache = {key: predict_memory(model, self._memory(labels), self.cfg).astype(np.float64)}
         return self._cache[key]
 
     def pseudo(self, probs: np.ndarray, rollouts: np.ndarray) -> np.ndarray:
@@ -211,7 +214,7 @@ def validation_examples(labeler: PseudoLabeler, known: np.ndarray) -> list[tuple
     def view(q: int, probs: np.ndarray) -> GroupView:
         return _views(np.array([q]), np.arange(slices[q].start, slices[q].stop), probs, labeler)[0]
 
-    return held_out_examples(labeler.val_queries, known, slices, labeler.probs, view)
+    return held_out_examples(labeler.val_queries, known, slices, functools.partial(labeler.probs, heldout=True), view)
 
 
 def _run(

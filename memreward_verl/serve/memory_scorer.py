@@ -245,7 +245,8 @@ class MemoryService(GroupCollector):
         def predict(labels: np.ndarray) -> np.ndarray:
             known = {g.query_ids[q] for q in np.unique(g.rollout_query[labels >= 0])}
             hidden = ExperienceMemory(g, sorted(known & set(memory.labelled_ids)), memory.cfg)
-            return predict_memory(self.artifact.model, hidden, self.artifact.cfg)
+            # Fold 0's member alone: the ensemble's other members trained on these queries.
+            return predict_memory(self.artifact.model.heldout, hidden, self.artifact.cfg)
 
         def view(q: int, probs: np.ndarray) -> GroupView:
             sl, domain = slices[q], g.domains[q]
