@@ -21,7 +21,7 @@ from memreward_verl import schema as S
 from memreward_verl.config import MemRewardConfig
 from memreward_verl.ensemble import FoldEnsemble
 from memreward_verl.fit import full_label_inputs
-from memreward_verl.gnn import MemRewardGNN, anchor_inputs, neighbour_label_features
+from memreward_verl.gnn import anchor_inputs, neighbour_label_features
 from memreward_verl.graph import agreement_edges, build_graph, structural_edges
 from memreward_verl.groups import EncodedGroups
 from memreward_verl.memory import ExperienceMemory, MemoryFormatError
@@ -33,14 +33,13 @@ class Predictor:
     """Online scorer: a trained model over a frozen memory.
 
     Args:
-        model: trained :class:`FoldEnsemble` or :class:`MemRewardGNN` (put in eval mode).
+        model: the trained :class:`FoldEnsemble` (put in eval mode).
         memory: the experience memory it was trained on (or a grown copy).
         cfg: configuration used to build the memory graph.
     """
 
-    def __init__(self, model: FoldEnsemble | MemRewardGNN, memory: ExperienceMemory, cfg: MemRewardConfig) -> None:
+    def __init__(self, model: FoldEnsemble, memory: ExperienceMemory, cfg: MemRewardConfig) -> None:
         self.model = model.eval()
-        self._members = list(model.members) if isinstance(model, FoldEnsemble) else [model]
         self.memory = memory
         self.cfg = cfg
         self.refresh()
@@ -52,7 +51,7 @@ class Predictor:
         graph = build_graph(g, self.memory.labels, self.cfg.graph)
         self._label_in = full_label_inputs(self.memory)
         self._query_states = []  # per member: the input of layer l for every memory query, [Q_mem, hidden]
-        for member in self._members:
+        for member in self.model.members:
             h = member.encode(graph.x_dict, graph[S.ANSWER].feats, self._label_in)
             states = [h[S.QUERY]]
             for i in range(len(member.layers) - 1):
@@ -99,7 +98,7 @@ class Predictor:
         q_sim = edges.get(S.Q_SIM, torch.zeros((2, 0), dtype=torch.long))
         anchor_x = anchor_inputs(feats, neighbour_label_features(label_in, q_sim, m + new.num_queries)[m:], rq)
         logits = []
-        for member, states in zip(self._members, self._query_states, strict=True):
+        for member, states in zip(self.model.members, self._query_states, strict=True):
             h = member.encode(x, feats, None)  # new queries carry no labels
             for i in range(len(member.layers)):
                 h[S.QUERY] = torch.cat([states[i][mem_idx], h[S.QUERY][-new.num_queries :]])
