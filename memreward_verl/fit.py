@@ -213,7 +213,6 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
 
     served = fold(0, True)
     runs = [served]
-    members = [served.model]
     if cfg.gnn.vote_anchor:
         # The GNN is trained on the other folds only if fold 0's best epoch beats its anchor on its
         # held-out queries at all; otherwise the residual would not be kept, and only the anchors
@@ -274,8 +273,7 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
             default=default,
         )
         metrics.update(hard_rule=rule, hard_threshold=threshold, hard_rule_default=default, oof_cag=cag_by_rule)
-        if keep_residual and not fallback:
-            members = [r.model for r in runs]  # each at its own best epoch, with its own anchor: as judged
+        if keep_residual and not fallback:  # every fold's model is served (below)
             metrics["anchor"] = kind  # the members' kinds are fold_anchors; this is the most common
         else:
             with torch.no_grad():
@@ -290,6 +288,8 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
     else:  # one fold (or no anchor to fall back on): fold 0's early stopping decides
         metrics.update(residual_kept=served.best_epoch > 0, fallback_to_vote=False)
         metrics.update(hard_rule="threshold", hard_threshold=cfg.reward.threshold, hard_rule_default="threshold")
+    # With the residual every fold's model is served, each at its own best epoch with its own anchor: as judged.
+    members = [r.model for r in runs] if metrics["residual_kept"] else [served.model]
     # Fold 0's held-out metrics at fold 0's weights (the other members trained on these queries).
     val_ids = served.val_rollouts
     served.model.eval()
