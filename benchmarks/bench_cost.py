@@ -486,8 +486,9 @@ def main() -> None:
     parser.add_argument("--embed-repeats", type=int, default=3)
     parser.add_argument("--skip-embedder", action="store_true")
     parser.add_argument("--threads", type=int, default=2, help="torch and faiss threads")
+    parser.add_argument("--members", type=int, default=1, help="served fold models (fit.folds: what a fit serves)")
     parser.add_argument(
-        "--members", type=int, default=1, help="served fold models (1: an anchor alone; fit.folds: a kept residual)"
+        "--anchor-only", action="store_true", help="members without a residual (an anchor served alone: no GNN)"
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results/cost.json")
@@ -500,14 +501,20 @@ def main() -> None:
     faiss.omp_set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     cfg = MemRewardConfig()
-    # untrained: weights do not change cost
-    model = FoldEnsemble([MemRewardGNN(DIM, len(GROUP_FEATURES), cfg.gnn) for _ in range(args.members)]).eval()
+    # untrained: weights do not change cost; a nonzero residual, as a fit that keeps it serves (a zero residual
+    # skips message passing: --anchor-only)
+    members = [MemRewardGNN(DIM, len(GROUP_FEATURES), cfg.gnn) for _ in range(args.members)]
+    for member in members:
+        if not args.anchor_only:
+            torch.nn.init.normal_(member.head[-1].weight, std=0.1)
+    model = FoldEnsemble(members).eval()
     centres = topic_centres()
     new, _ = synthetic_groups(args.new_queries, centres, args.rollouts, 0.0, seed=args.seed + 1, prefix="new")
 
     report: dict[str, Any] = {
         "command": "python benchmarks/bench_cost.py "
-        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if not isinstance(v, bool)),
+        + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if not isinstance(v, bool))
+        + "".join(f" --{k.replace('_', '-')}" for k, v in vars(args).items() if v is True),
         "machine": {
             "cpu": cpu_model(),
             "cpus": os.cpu_count(),
@@ -520,6 +527,7 @@ def main() -> None:
         "config": {
             "new_queries": args.new_queries,
             "members": args.members,
+            "anchor_only": args.anchor_only,
             "rollouts": args.rollouts,
             "dim": DIM,
             "labelled_share": 0.2,

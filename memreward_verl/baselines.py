@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from memreward_verl.config import MemRewardConfig
 from memreward_verl.features import GROUP_FEATURES
-from memreward_verl.fit import fit_gnn, predict_memory, split_labelled, train_loop
+from memreward_verl.fit import fit_gnn, predict_memory, probabilities, split_labelled, train_loop
 from memreward_verl.memory import ExperienceMemory, QueryIndex
 
 __all__ = ["majority_vote", "mlp_baseline", "knn_propagation", "reference_style", "BASELINES"]
@@ -76,7 +76,7 @@ def mlp_baseline(memory: ExperienceMemory, cfg: MemRewardConfig) -> tuple[np.nda
         if best is None or auc > best[0]:
             best = (auc, model)
     with torch.no_grad():
-        prob = torch.sigmoid(best[1](x)).numpy().astype(np.float64)
+        prob = probabilities(best[1](x))
     return prob, (prob >= 0.5).astype(np.int64)
 
 

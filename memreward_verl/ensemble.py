@@ -5,7 +5,8 @@ queries it never trained on, beats its anchor out of fold. Serving one fold's mo
 of that judgement: on Faithful-CoT at 10% labels (seed 2) fold 0's model, stopped at its own epoch
 with its own anchor kind, scored test AUC 0.781 where the vote scored 0.809 and the mean of the four
 fold models 0.873. The mean of their logits is what was judged, with one fold's variance averaged out.
-Where only an anchor is served the ensemble has one member (a linear anchor needs no averaging).
+Where only an anchor is served (no residual kept) the members are every fold's anchor of the served
+kind, judged the same way; such members skip message passing (``MemRewardGNN.residual_free``).
 
 Member 0 is fold 0's model: it never trained on ``FitResult.val_queries``, so held-out examples
 (acquisition warm starts) are predicted with :attr:`FoldEnsemble.heldout` alone.

@@ -19,9 +19,10 @@ queries it never saw, or the model is the calibrated majority vote. Protocol:
 - with the residual, every fold's model is served, the mean of their logits (ensemble.py): what was
   judged is each of them, not fold 0's alone;
 - without the residual the anchor alone is served, of the kind most folds' inner CVs chose (one
-  fold's choice rests on a few queries), and it is judged with every fold's anchor of that kind
-  (refitted where a fold chose another): what is judged is what is served. Fold 0's anchor of that
-  kind is served.
+  fold's choice rests on a few queries; the vote score's on a fallback), judged with every fold's
+  anchor of that kind (refitted where a fold chose another); again every fold's anchor is served,
+  the mean of their logits (a linear model: one fold's fit on three quarters of the labels is one
+  draw of what was judged). Models without a residual skip message passing when served (gnn.py).
 Fold 0's model is the ensemble's first member; its held-out queries are ``FitResult.val_queries``.
 """
 
@@ -55,6 +56,7 @@ from memreward_verl.metrics import binary_metrics
 __all__ = [
     "FitResult",
     "fit_gnn",
+    "probabilities",
     "split_labelled",
     "train_loop",
     "fit_anchor",
@@ -185,9 +187,10 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
     Returns:
         :class:`FitResult` whose ``metrics`` hold the OOF AUCs of the vote, the anchor and the
         anchor + residual (``oof_auc``), each fold's anchor kind (``fold_anchors``; ``anchor`` is the
-        majority kind, also where every fold's model is served), the kept choice (``residual_kept``,
-        ``fallback_to_vote``), the bootstrapped gains behind it, the number of served fold models
-        (``members``: every fold's where the residual is kept, else one: fold 0's with its anchor alone),
+        served kind: the majority kind, ``vote`` on a fallback; ``served_anchors`` where the anchor alone is
+        served), the kept choice (``residual_kept``, ``fallback_to_vote``), the bootstrapped gains behind
+        it, the number of served fold models (``members``: every fold's, with or without its residual;
+        one with a single fold),
         the hard rule and threshold for ``hard_rule=auto`` (``hard_rule``, ``hard_threshold``: the
         default rule ``hard_rule_default`` unless another candidate's out-of-fold CAG is significantly
         lower; ``threshold`` at the configured threshold without folds; ``oof_cag`` per candidate), and
@@ -237,7 +240,8 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
         # training queries; the served kind is the one most folds chose, judged with every fold's anchor of
         # that kind (refitted where a fold chose another): what is judged is what is served.
         kind = _majority_kind(runs)
-        anchor_oof = functools.cache(lambda k: _anchor_oof(memory, graph, runs, k))  # each kind refitted once
+        anchor_of = functools.cache(lambda k, kind: _fold_anchor(memory, graph, runs[k], kind))  # refitted once
+        anchor_oof = functools.cache(lambda kind: _anchor_oof(memory, graph, runs, kind, anchor_of))
         final = res if keep_residual else anchor_oof(kind)
         vote_gain = query_bootstrap_gain(final, vote, y, q, seed=cfg.fit.seed, strata=fold_of)
         fallback = not significant(vote_gain, cfg.fit.vote_gain_z)
@@ -250,7 +254,7 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
             fallback_to_vote=bool(fallback),
         )
         # The hard rule for ``hard_rule=auto``: judged on out-of-fold scores of what is served.
-        # On a fallback the served anchor is the vote score refitted as fold 0's anchor is: judged the same way.
+        # On a fallback every fold's vote-score anchor is served: judged the same way.
         oof = expit(anchor_oof("vote") if fallback else final)
         exclusive = single_answer(g.domains)[rq[ids]]
         clusters = g.cluster_ids(cfg.graph.agreement_cosine)[ids]
@@ -273,29 +277,33 @@ def fit_gnn(memory: ExperienceMemory, cfg: MemRewardConfig | None = None, conv: 
             default=default,
         )
         metrics.update(hard_rule=rule, hard_threshold=threshold, hard_rule_default=default, oof_cag=cag_by_rule)
-        if keep_residual and not fallback:  # every fold's model is served (below)
+        if keep_residual and not fallback:  # every fold's model, each at its own best epoch with its own anchor
             metrics["anchor"] = kind  # the members' kinds are fold_anchors; this is the most common
-        else:
-            with torch.no_grad():
-                served.model.head[-1].weight.zero_()
-                served.model.head[-1].bias.zero_()
-        # The served anchor: the vote score on a fallback, the majority kind when the anchor alone is served.
-        serve_kind = "vote" if fallback else None if keep_residual else kind
-        if serve_kind is not None and _kind(served) != serve_kind:
-            x = _fold_anchor_x(memory, graph, served)
-            served.anchor = _refit_anchor(memory, x, served, serve_kind, served.model.anchor)
-            metrics["anchor"] = served.anchor["anchor"]  # cv_auc/cv_gain stay fold 0's inner choice
+        else:  # every fold's anchor of the served kind (the vote score's on a fallback), residual zeroed
+            serve_kind = "vote" if fallback else kind
+            names = []
+            for k, r in enumerate(runs):
+                layer, name = anchor_of(k, serve_kind)
+                with torch.no_grad():
+                    r.model.head[-1].weight.zero_()
+                    r.model.head[-1].bias.zero_()
+                    r.model.anchor.load_state_dict(layer.state_dict())
+                names.append(name)
+            # ``_flat``: every fold's fit flattened the vote score's weight (the vote's ranking, no slope)
+            flat = all(n.endswith("_flat") for n in names)
+            metrics["anchor"] = f"{serve_kind}_flat" if flat else serve_kind  # cv_auc/cv_gain: fold 0's inner CV
+            metrics["served_anchors"] = names
+        members = [r.model for r in runs]
     else:  # one fold (or no anchor to fall back on): fold 0's early stopping decides
         metrics.update(residual_kept=served.best_epoch > 0, fallback_to_vote=False)
         metrics.update(hard_rule="threshold", hard_threshold=cfg.reward.threshold, hard_rule_default="threshold")
-    # With the residual every fold's model is served, each at its own best epoch with its own anchor: as judged.
-    members = [r.model for r in runs] if metrics["residual_kept"] else [served.model]
+        members = [served.model]
     # Fold 0's held-out metrics at fold 0's weights (the other members trained on these queries).
     val_ids = served.val_rollouts
     served.model.eval()
     with torch.no_grad():
         logits = served.model(graph, _label_inputs(memory, served.train_q))[torch.as_tensor(val_ids)]
-    val = binary_metrics(torch.sigmoid(logits).numpy(), memory.labels[val_ids].astype(int), rq[val_ids])
+    val = binary_metrics(probabilities(logits), memory.labels[val_ids].astype(int), rq[val_ids])
     metrics.update(
         val_auc=val["auc"],
         val_f1=val["f1"],
@@ -355,25 +363,32 @@ def _majority_kind(runs: list[_FoldRun]) -> str:
     return next(k for k in ANCHORS if kinds.count(k) == top)
 
 
-def _refit_anchor(memory: ExperienceMemory, x: np.ndarray, run: _FoldRun, kind: str, layer: nn.Linear) -> dict:
-    """Fit an anchor of ``kind`` on the fold's training queries (``x``: :func:`_fold_anchor_x`) into ``layer``."""
+def _fold_anchor(memory: ExperienceMemory, graph, run: _FoldRun, kind: str) -> tuple[nn.Linear, str]:
+    """A fold's anchor of ``kind`` and its name: the fold's own where its inner CV chose that kind, else one
+    fitted on the fold's training queries alone (a new layer; the fold's model is left as it is)."""
+    if _kind(run) == kind:
+        return run.model.anchor, run.anchor.get("anchor", kind)
     rq, labels = memory.groups.rollout_query, memory.labels
+    x = _fold_anchor_x(memory, graph, run)
     train_ids = np.flatnonzero(np.isin(rq, run.train_q) & (labels >= 0))
-    return fit_anchor(x[train_ids], labels[train_ids].astype(np.int64), rq[train_ids], layer, candidates=(kind,))
+    layer = nn.Linear(x.shape[1], 1)
+    info = fit_anchor(x[train_ids], labels[train_ids].astype(np.int64), rq[train_ids], layer, candidates=(kind,))
+    return layer, info["anchor"]
 
 
-def _anchor_oof(memory: ExperienceMemory, graph, runs: list[_FoldRun], kind: str) -> np.ndarray:
-    """Out-of-fold anchor logits with every fold's anchor of ``kind`` (refitted where the fold chose another)."""
+def _anchor_oof(
+    memory: ExperienceMemory, graph, runs: list[_FoldRun], kind: str, anchor_of: Callable[[int, str], tuple]
+) -> np.ndarray:
+    """Out-of-fold anchor logits with every fold's anchor of ``kind`` (``anchor_of``: :func:`_fold_anchor`)."""
     out = []
-    for r in runs:
+    for k, r in enumerate(runs):
         if _kind(r) == kind:
-            out.append(r.logits[0])
+            out.append(r.logits[0])  # the fold's own anchor, as scored while it trained
             continue
-        x = _fold_anchor_x(memory, graph, r)
-        layer = nn.Linear(x.shape[1], 1)
-        _refit_anchor(memory, x, r, kind, layer)
+        layer, _ = anchor_of(k, kind)
+        x = torch.as_tensor(_fold_anchor_x(memory, graph, r)[r.val_rollouts], dtype=torch.float32)
         with torch.no_grad():
-            out.append(layer(torch.as_tensor(x[r.val_rollouts], dtype=torch.float32)).squeeze(-1).numpy())
+            out.append(layer(x).squeeze(-1).numpy())
     return np.concatenate(out)
 
 
@@ -435,6 +450,17 @@ def _fit_fold(
     return _FoldRun(model, train_q, val_q, val_ids, epoch, logits, history, anchor_info)
 
 
+def probabilities(logits: Tensor) -> np.ndarray:
+    """``[R]`` float64 probabilities of logits, element by element.
+
+    Not ``torch.sigmoid``: its vectorised float32 kernel can give equal logits different probabilities
+    (SIMD body vs tail of the array: 0.18899016 vs 0.18899018), which breaks the vote's ties by position
+    and moves AUC (AIME-25, seed 0: 0.930 -> 0.925 for one served anchor); float64 also keeps logits
+    over 17 apart, where float32 rounds both to 1.0.
+    """
+    return expit(logits.detach().double().numpy())
+
+
 def full_label_inputs(memory: ExperienceMemory) -> Tensor:
     """Label inputs at inference: every labelled query of the memory is known."""
     g = memory.groups
@@ -446,4 +472,4 @@ def predict_memory(model: nn.Module, memory: ExperienceMemory, cfg: MemRewardCon
     graph = graph if graph is not None else build_graph(memory.groups, memory.labels, cfg.graph)
     model.eval()
     with torch.no_grad():
-        return torch.sigmoid(model(graph, full_label_inputs(memory))).numpy()
+        return probabilities(model(graph, full_label_inputs(memory)))

@@ -144,9 +144,27 @@ class MemRewardGNN(nn.Module):
             logit = logit + self.anchor(anchor_x).squeeze(-1)
         return logit
 
+    @property
+    def residual_free(self) -> bool:
+        """The residual's last layer is zero: every logit is the anchor's alone, whatever the node states."""
+        last = self.head[-1]
+        return not (bool(last.weight.any()) or bool(last.bias.any()))
+
+    def anchor_logit(self, anchor_x: Tensor) -> Tensor:
+        """Logits ``[R]`` of a :attr:`residual_free` model: :meth:`score` without the node states."""
+        if self.cfg.vote_anchor:
+            return self.anchor(anchor_x).squeeze(-1)
+        return anchor_x.new_zeros(anchor_x.shape[0])
+
     def forward(self, data: HeteroData, label_in: Tensor | None = None) -> Tensor:
-        """Full-graph logits ``[R]``; ``label_in`` overrides ``data['query'].label_in`` (masking)."""
+        """Full-graph logits ``[R]``; ``label_in`` overrides ``data['query'].label_in`` (masking).
+
+        In eval mode a :attr:`residual_free` model (an anchor served alone) skips message passing: the
+        residual it would add is exactly zero. Training always runs it (the residual's gradient needs it).
+        """
         label_in = data[S.QUERY].label_in if label_in is None else label_in
+        if not self.training and self.residual_free:
+            return self.anchor_logit(self.anchor_x(data, label_in))
         feats, rq = data[S.ANSWER].feats, data[S.ANSWER].rollout_query
         h = self.encode(data.x_dict, feats, label_in)
         for i in range(len(self.layers)):

@@ -7,7 +7,7 @@ call runs the GNN layers over the new nodes plus the cached states of their k ne
 result is exactly what a full forward pass over memory + new groups (wired that way) gives.
 
 An ensemble (ensemble.py) caches each member's states and averages the members' logits, as its
-full forward pass does.
+full forward pass does; a member whose residual is zero (an anchor served alone) needs no states.
 
 Call :meth:`Predictor.refresh` after the memory's labels or contents change.
 """
@@ -20,7 +20,7 @@ import torch
 from memreward_verl import schema as S
 from memreward_verl.config import MemRewardConfig
 from memreward_verl.ensemble import FoldEnsemble
-from memreward_verl.fit import full_label_inputs
+from memreward_verl.fit import full_label_inputs, probabilities
 from memreward_verl.gnn import anchor_inputs, neighbour_label_features
 from memreward_verl.graph import agreement_edges, build_graph, structural_edges
 from memreward_verl.groups import EncodedGroups
@@ -50,8 +50,12 @@ class Predictor:
         g = self.memory.groups
         graph = build_graph(g, self.memory.labels, self.cfg.graph)
         self._label_in = full_label_inputs(self.memory)
-        self._query_states = []  # per member: the input of layer l for every memory query, [Q_mem, hidden]
+        # per member: the input of layer l for every memory query, [Q_mem, hidden]; None: an anchor alone
+        self._query_states: list[list[torch.Tensor] | None] = []
         for member in self.model.members:
+            if member.residual_free:  # an anchor served alone reads no node states
+                self._query_states.append(None)
+                continue
             h = member.encode(graph.x_dict, graph[S.ANSWER].feats, self._label_in)
             states = [h[S.QUERY]]
             for i in range(len(member.layers) - 1):
@@ -99,10 +103,13 @@ class Predictor:
         anchor_x = anchor_inputs(feats, neighbour_label_features(label_in, q_sim, m + new.num_queries)[m:], rq)
         logits = []
         for member, states in zip(self.model.members, self._query_states, strict=True):
+            if states is None:
+                logits.append(member.anchor_logit(anchor_x))
+                continue
             h = member.encode(x, feats, None)  # new queries carry no labels
             for i in range(len(member.layers)):
                 h[S.QUERY] = torch.cat([states[i][mem_idx], h[S.QUERY][-new.num_queries :]])
                 h = member.layer(i, h, edges)
             h[S.QUERY] = h[S.QUERY][-new.num_queries :]
             logits.append(member.score(h, anchor_x, rq))
-        return torch.sigmoid(torch.stack(logits).mean(dim=0)).numpy().astype(np.float64)
+        return probabilities(torch.stack(logits).mean(dim=0))

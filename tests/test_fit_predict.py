@@ -52,6 +52,15 @@ def trained(arith_groups):
     return cfg, mem, fit_gnn(mem, cfg)
 
 
+def test_probabilities_keep_ties_and_order():
+    """Equal logits get one probability wherever they sit in the array, and confident logits stay ordered."""
+    from memreward_verl.fit import probabilities
+
+    tied = probabilities(torch.full((1000,), -1.4565852))
+    assert tied.dtype == np.float64 and np.ptp(tied) == 0
+    assert np.all(np.diff(probabilities(torch.tensor([17.0, 20.0, 30.0, 40.0]))) > 0)  # float32 sigmoid: all 1.0
+
+
 def test_split_is_by_query_and_seeded():
     mask = np.ones(10, bool)
     tr, va = split_labelled(mask, 0.3, seed=3)
@@ -70,9 +79,10 @@ def test_fit_reports_its_out_of_fold_choice(trained):
     )
     assert m["folds"] == len(m["per_fold"]) == cfg.fit.folds
     assert m["anchor"].removesuffix("_flat") in ("vote", "vote_nbr", "features", "full")
-    if not m["residual_kept"]:  # the GNN did not earn its place: the model is exactly fold 0's anchor
-        assert m["members"] == len(result.model.members) == 1 and m["best_epoch"] == 0
-        assert not result.model.heldout.head[-1].weight.any()
+    assert m["members"] == len(result.model.members) == cfg.fit.folds  # every fold's model is served
+    if not m["residual_kept"]:  # the GNN did not earn its place: every fold's anchor of the served kind
+        assert m["best_epoch"] == 0 and all(member.residual_free for member in result.model.members)
+        assert [a.removesuffix("_flat") for a in m["served_anchors"]] == [m["anchor"].removesuffix("_flat")] * 4
     # the last guard: the whole model only where its gain over the vote clears vote_gain_z deviations
     gain, sd = m["gain_over_vote"]
     assert m["fallback_to_vote"] == (gain - cfg.fit.vote_gain_z * sd <= 0)
@@ -120,7 +130,9 @@ def test_noise_labels_fall_back_to_the_calibrated_vote(arith_groups, programs):
     if programs:
         assert not np.allclose(vote, feats[:, 0])
     order = np.lexsort((prob, vote))  # by vote score, ties by prob
-    assert np.all(np.diff(prob[order]) >= -1e-6), "a higher vote score never gets a lower probability"
+    assert np.all(np.diff(prob[order]) >= 0), "a higher vote score never gets a lower probability"
+    for v in np.unique(vote):
+        assert np.ptp(prob[vote == v]) == 0
     assert len(np.unique(prob.round(5))) > 1
 
 
@@ -140,9 +152,9 @@ def test_one_class_labels_serve_the_vote_ranking_at_the_base_rate(arith_groups, 
     prob = predict_memory(result.model, mem, cfg)
     vote = vote_score(one.feats)
     order = np.lexsort((prob, vote))
-    assert np.all(np.diff(prob[order]) >= -1e-7), "a higher vote score never gets a lower probability"
-    for v in np.unique(vote):  # ties of the vote stay ties
-        assert np.ptp(prob[vote == v]) < 1e-6
+    assert np.all(np.diff(prob[order]) >= 0), "a higher vote score never gets a lower probability"
+    for v in np.unique(vote):  # ties of the vote stay ties, exactly (a broken tie moves AUC: fit.probabilities)
+        assert np.ptp(prob[vote == v]) == 0
     assert len(np.unique(prob)) == len(np.unique(vote)) > 1  # every step of the vote is a step of prob
     assert np.all(prob > 0.9) if label else np.all(prob < 0.1)
 
@@ -251,6 +263,7 @@ def test_a_kept_residual_serves_every_fold_model(by_wording):
         member_logits = torch.stack([member(result.graph, li) for member in members])
     prob = predict_memory(result.model, mem, cfg)
     np.testing.assert_allclose(prob, torch.sigmoid(member_logits.mean(0)).numpy(), rtol=1e-5, atol=1e-6)
+    assert prob.dtype == np.float64
     unl = ~mem.query_labelled[mem.groups.rollout_query]
     assert roc_auc_score(mem.groups.labels[unl], prob[unl]) > 0.9  # the vote ties: 0.5
     # fold 0's held-out metrics are read with fold 0's member alone
@@ -258,6 +271,30 @@ def test_a_kept_residual_serves_every_fold_model(by_wording):
     with torch.no_grad():
         logits = result.model.heldout(result.graph, _label_inputs(mem, result.train_queries))[val]
     assert m["val_auc"] == pytest.approx(roc_auc_score(mem.labels[val], logits.numpy()))
+
+
+def test_anchors_served_alone_are_every_fold_anchor(trained):
+    """Without a residual every fold's anchor of the served kind is served: the mean of their logits, each
+    fold's the one it fitted on its own training queries (fold 0's held out of the validation queries); the
+    skipped message passing changes no logit (the zero residual, computed, adds exactly nothing)."""
+    cfg, mem, result = trained
+    assert not result.metrics["residual_kept"]
+    graph, li = result.graph, full_label_inputs(mem)
+    x = MemRewardGNN.anchor_x(graph, li)
+    with torch.no_grad():
+        anchors = torch.stack([member.anchor(x).squeeze(-1) for member in result.model.members])
+        np.testing.assert_allclose(predict_memory(result.model, mem, cfg), torch.sigmoid(anchors.mean(0)).numpy())
+        assert len({tuple(member.anchor.weight.flatten().tolist()) for member in result.model.members}) > 1
+        for member in result.model.members:  # the full computation, states and zero residual included
+            h = member.encode(graph.x_dict, graph[S.ANSWER].feats, li)
+            for i in range(len(member.layers)):
+                h = member.layer(i, h, graph.edge_index_dict)
+            full = member.score(h, x, graph[S.ANSWER].rollout_query)
+            assert torch.equal(member(graph, li), full)
+        # fold 0's member never trained on the validation queries: the held-out metrics read it alone
+        val = np.flatnonzero(np.isin(mem.groups.rollout_query, result.val_queries))
+        logits = result.model.heldout(graph, _label_inputs(mem, result.train_queries))[val]
+    assert result.metrics["val_auc"] == pytest.approx(roc_auc_score(mem.labels[val], logits.numpy()))
 
 
 def test_changing_memory_labels_changes_unlabelled_predictions(propagating):
@@ -273,8 +310,9 @@ def test_changing_memory_labels_changes_unlabelled_predictions(propagating):
         x = MemRewardGNN.anchor_x(result.graph, full_label_inputs(mem)).numpy()
         rows = np.flatnonzero(mem.labels >= 0)
         y, q = mem.labels[rows].astype(np.int64), mem.groups.rollout_query[rows]
-        layer = model.heldout.anchor  # the anchor alone is served by one member
-        assert fit_anchor(x[rows], y, q, layer, candidates=("vote_nbr",))["anchor"].startswith("vote_nbr")
+        for member in model.members:  # the anchor alone is served by every member
+            info = fit_anchor(x[rows], y, q, member.anchor, candidates=("vote_nbr",))
+            assert info["anchor"].startswith("vote_nbr")
     rq = mem.groups.rollout_query
     unl = rq >= 60
     before = predict_memory(model, mem, cfg)
@@ -300,12 +338,13 @@ def test_hidden_labels_of_unlabelled_queries_never_matter(arith_groups, trained)
     assert np.array_equal(predict_memory(result.model, mem, cfg), predict_memory(result2.model, mem2, cfg))
 
 
-@pytest.mark.parametrize("fit", ["trained", "by_wording"], ids=["one-member", "every-fold"])
+@pytest.mark.parametrize("fit", ["trained", "by_wording"], ids=["anchors", "residuals"])
 def test_incremental_prediction_equals_full_forward_on_joined_graph(fit, request):
     """predict_groups == a full pass over memory + new groups wired memory -> new (each member's cached
-    states, the members' mean logit)."""
+    states, the members' mean logit; anchors served alone need no states)."""
     cfg, mem, result = request.getfixturevalue(fit)
-    assert len(result.model.members) == (1 if fit == "trained" else cfg.fit.folds)
+    assert len(result.model.members) == cfg.fit.folds
+    assert all(m.residual_free for m in result.model.members) == (fit == "trained")
     q_new = np.arange(40, 46)
     new = _subset(mem.groups, q_new)
     fast = Predictor(result.model, mem, cfg).predict_groups(new)
@@ -403,7 +442,7 @@ def test_out_of_fold_anchors_of_one_kind(arith_groups):
     every fold's anchor of the served kind: a fold of another kind is refitted, so a vote anchor keeps the
     vote's ranking and ties out of fold too."""
     from memreward_verl.config import MemRewardConfig
-    from memreward_verl.fit import _anchor_oof, _fit_fold, query_folds
+    from memreward_verl.fit import _anchor_oof, _fit_fold, _fold_anchor, query_folds
 
     cfg = MemRewardConfig()
     mem = ExperienceMemory(arith_groups, arith_groups.query_ids[:LABELLED])
@@ -411,7 +450,8 @@ def test_out_of_fold_anchors_of_one_kind(arith_groups):
     folds = query_folds(np.arange(LABELLED), 2, seed=0)
     runs = [_fit_fold(mem, graph, cfg, "gatv2", folds[1 - k], folds[k], seed=k, train_gnn=False) for k in range(2)]
     runs[0].anchor["anchor"], runs[1].anchor["anchor"] = "vote", "full"
-    out = _anchor_oof(mem, graph, runs, "vote")
+    anchor_of = lambda k, kind: _fold_anchor(mem, graph, runs[k], kind)  # noqa: E731
+    out = _anchor_oof(mem, graph, runs, "vote", anchor_of)
     n0 = len(runs[0].val_rollouts)
     assert np.array_equal(out[:n0], runs[0].logits[0])  # fold 0 already is the served kind
     share = mem.groups.feats[runs[1].val_rollouts, 0]
@@ -421,4 +461,4 @@ def test_out_of_fold_anchors_of_one_kind(arith_groups):
     for s in np.unique(share):
         assert np.ptp(refit[share == s]) < 1e-6
     runs[1].anchor["anchor"] = "vote_flat"  # the same kind: its own held-out logits, not a refit
-    assert np.array_equal(_anchor_oof(mem, graph, runs, "vote")[n0:], runs[1].logits[0])
+    assert np.array_equal(_anchor_oof(mem, graph, runs, "vote", anchor_of)[n0:], runs[1].logits[0])

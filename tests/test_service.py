@@ -584,13 +584,14 @@ def test_care_warm_start_learns_the_artifact_validation_groups_only(artifact_dir
     assert svc.desk.acquirer.warm_ids == val and svc.desk.acquirer.strategy.trained_on == val
     assert svc.acquisition_state()["asked"] == [] and svc.desk.acquirer.budget.spent_total == 0
     assert svc.acquisition_state()["warm_start"] == val
-    # their probabilities are those of a memory without their labels; the truth recorded is theirs
+    # their probabilities are those of a memory without their labels, by fold 0's member alone (the others
+    # trained on these queries); the truth recorded is theirs
     from memreward_verl.fit import predict_memory
     from memreward_verl.memory import ExperienceMemory
 
     g = art.memory.groups
     hidden = ExperienceMemory(g, sorted(set(art.labelled_ids) - set(val)), art.memory.cfg)
-    expected = predict_memory(art.model, hidden, art.cfg)
+    expected = predict_memory(art.model.heldout, hidden, art.cfg)
     slices, index = g.group_slices(), {q: i for i, q in enumerate(g.query_ids)}
     examples = svc._validation_examples()
     assert [v.group_id for v, _ in examples] == val

@@ -39,10 +39,10 @@ def plot_warmup(
     for i, a in enumerate(aucs):  # NaN: the validation prompts' rollouts were all one class
         axes[0].text(i, 0.02 if np.isnan(a) else a + 0.02, "n/a" if np.isnan(a) else f"{a:.3f}", ha="center")
     fit = metrics["fit"]
-    members = int(fit.get("members", 1))  # every fold's model where the residual is kept (ensemble.py)
-    gnn = f" + GNN x{members}" if members > 1 else " + GNN"
-    kept = f"{fit.get('anchor')}" + (gnn if fit.get("residual_kept") else "")
+    members = int(fit.get("members", 1))  # every fold's model (ensemble.py)
+    kept = f"{fit.get('anchor')}" + (" + GNN" if fit.get("residual_kept") else "")
     kept = "calibrated vote" if fit.get("fallback_to_vote") else kept
+    kept += f" x{members}" if members > 1 else ""
     axes[0].set(title=f"held-out AUC per fold (served: {kept})", xlabel="fold", ylim=(0, 1))
     unl = ~labelled
     known = unl & (truth >= 0) if truth is not None else np.zeros_like(unl)
