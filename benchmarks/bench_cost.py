@@ -504,8 +504,8 @@ def main() -> None:
     # untrained: weights do not change cost; a nonzero residual, as a fit that keeps it serves (a zero residual
     # skips message passing: --anchor-only)
     members = [MemRewardGNN(DIM, len(GROUP_FEATURES), cfg.gnn) for _ in range(args.members)]
-    for member in members:
-        if not args.anchor_only:
+    if not args.anchor_only:
+        for member in members:
             torch.nn.init.normal_(member.head[-1].weight, std=0.1)
     model = FoldEnsemble(members).eval()
     centres = topic_centres()

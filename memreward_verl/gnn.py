@@ -139,10 +139,7 @@ class MemRewardGNN(nn.Module):
     def score(self, h_dict: dict[str, Tensor], anchor_x: Tensor, rollout_query: Tensor) -> Tensor:
         """Rollout logits ``[R]`` from final states and anchor inputs; rollout i is think i and answer i."""
         z = torch.cat([h_dict[S.ANSWER], h_dict[S.THINK], h_dict[S.QUERY][rollout_query]], dim=1)  # [R, 3h]
-        logit = self.head(z).squeeze(-1)
-        if self.cfg.vote_anchor:
-            logit = logit + self.anchor(anchor_x).squeeze(-1)
-        return logit
+        return self.head(z).squeeze(-1) + self.anchor_logit(anchor_x)
 
     @property
     def residual_free(self) -> bool:
@@ -151,7 +148,8 @@ class MemRewardGNN(nn.Module):
         return not (bool(last.weight.any()) or bool(last.bias.any()))
 
     def anchor_logit(self, anchor_x: Tensor) -> Tensor:
-        """Logits ``[R]`` of a :attr:`residual_free` model: :meth:`score` without the node states."""
+        """The anchor's part of :meth:`score`, ``[R]`` (zero without ``vote_anchor``): all of it where the
+        model is :attr:`residual_free`."""
         if self.cfg.vote_anchor:
             return self.anchor(anchor_x).squeeze(-1)
         return anchor_x.new_zeros(anchor_x.shape[0])
