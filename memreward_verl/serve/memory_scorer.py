@@ -310,13 +310,15 @@ class MemoryService(GroupCollector):
             self.joins.append(JoinRecord(memory_id=mid, query_id=first.query_id, uid=str(first.uid), kind=kind))
             self.artifact = self._with(grown, self.artifact.model, self.artifact.metrics)
             self.predictor = self.artifact.predictor()
-            self.counters["grown_groups" if kind == "grow" else "acq_joined"] += 1
-            n_grown = self.counters["grown_groups"] + self.counters["acq_joined"]
+            n_grown = self.counters["grown_groups"] + self.counters["acq_joined"] + 1
             if self.cfg.refit_every and n_grown % self.cfg.refit_every == 0 and not self._refit_running:
                 self._refit_running = True
-                self._refit_executor.submit(self._refit, grown)
+                self._refit_executor.submit(self._refit, grown)  # saves the state with the refitted model
             else:
                 self._save_state()
+            # Counted once the state that holds it is saved (or its refit is under way): ``stats()`` reads the
+            # counters without the lock, so a caller that sees the count also finds the saved state.
+            self.counters["grown_groups" if kind == "grow" else "acq_joined"] += 1
 
     def _memory_id(self, base: str, memory: ExperienceMemory) -> str:
         """``<base>#<n>``: n is the join's ordinal in the run (the records survive restarts), raised past
