@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from memreward_verl.convert.base import existing, iter_jsonl, require
+from memreward_verl.convert.faithful_cot import _load_predictions as load_predictions  # the GSM8K converter's reader
 from memreward_verl.convert.numeric import final_answer, last_number, numbers_match, parse_number
 from memreward_verl.rollouts import Query, Rollout, write_rollouts
 
@@ -139,15 +140,7 @@ def convert_task(root: Path, task: str, limit: int | None = None) -> list[Query]
     absent = [name for name in every if name not in configs]
     if absent:
         logger.warning("%s: %d configuration(s) absent, left out: %s", task, len(absent), ", ".join(absent))
-    predictions: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
-    for name in configs:
-        preds: dict[str, tuple[str, dict[str, Any]]] = {}
-        for where, rec in iter_jsonl(outputs / name / "predictions.jsonl"):
-            qid = str(require(rec, "id", where))
-            if qid in preds:
-                raise ValueError(f"{where}: duplicate id {qid!r} (first at {preds[qid][0]})")
-            preds[qid] = (where, rec)
-        predictions[name] = preds
+    predictions = {name: load_predictions(outputs / name / "predictions.jsonl") for name in configs}
 
     queries, missing = [], 0
     for where, rec in iter_jsonl(gold_path):
