@@ -129,7 +129,7 @@ def convert_task(root: Path, task: str, limit: int | None = None) -> list[Query]
 
     Raises:
         FileNotFoundError: the task's gold file or every configuration is missing.
-        ValueError: a bad or duplicate record (file and line named).
+        ValueError: a bad or duplicate record (file and line named), or a gold file without questions.
     """
     gold_path = existing(root / "data" / task / "test.jsonl")
     outputs = root / "output_dir" / task / "test"
@@ -168,6 +168,8 @@ def convert_task(root: Path, task: str, limit: int | None = None) -> list[Query]
                 rollouts=rollouts,
             )
         )
+    if not queries:
+        raise ValueError(f"{gold_path}: no questions")
     if missing:
         logger.warning("%s: %d (question, configuration) pairs missing; emitted empty, label 0", task, missing)
     return queries

@@ -35,27 +35,22 @@ UNSEEN = "quality_unseen_faithful_cot.json"
 Run = tuple[str, dict[str, float], dict]
 
 
-def bench_quality_runs(files: list[str]) -> Iterator[Run]:
-    """``(set, cag_by_rule, memreward_fit)`` of every memreward run in bench_quality.py result files."""
+def stored_runs(files: list[str]) -> Iterator[Run]:
+    """``(set, cag_by_rule, memreward_fit)`` of every memreward run in stored result files: bench_quality.py's
+    (``{set: {"runs": [...]}}``) or the unseen sets' ``memreward eval`` reports (``{set: [...]}``)."""
     for name in files:
         for set_name, entry in json.loads((RESULTS / name).read_text())["results"].items():
-            for run in entry["runs"]:
+            for run in entry["runs"] if isinstance(entry, dict) else entry:
                 if "memreward" in run["methods"]:
                     yield set_name, run["methods"]["memreward"]["cag_by_rule"], run["memreward_fit"]
-
-
-def unseen_runs() -> Iterator[Run]:
-    """The same from the unseen Faithful-CoT tasks' stored ``memreward eval`` reports."""
-    for set_name, runs in json.loads((RESULTS / UNSEEN).read_text())["results"].items():
-        for run in runs:
-            yield set_name, run["methods"]["memreward"]["cag_by_rule"], run["memreward_fit"]
 
 
 def policy_cags(runs: Iterator[Run]) -> dict[str, dict[str, float]]:
     """``{set: {policy: mean test CAG over seeds}}``."""
     per: dict[str, dict[str, list[float]]] = collections.defaultdict(lambda: collections.defaultdict(list))
     for set_name, by_rule, fit in runs:
-        oof = {rule: fit["oof_cag"][rule] for rule in BASE_RULES if rule in (fit.get("oof_cag") or {})}
+        stored = fit.get("oof_cag") or {}
+        oof = {rule: stored[rule] for rule in BASE_RULES if rule in stored}
         chosen = min(oof, key=oof.get) if oof else "auto"
         per[set_name]["argmin_oof"].append(by_rule[chosen])
         for rule in ("auto", *BASE_RULES):
@@ -77,8 +72,8 @@ def report(label: str, runs: Iterator[Run]) -> None:
 
 def main() -> None:
     for label, files in TABLES.items():
-        report(label, bench_quality_runs(files))
-    report("unseen Faithful-CoT tasks (20%)", unseen_runs())
+        report(label, stored_runs(files))
+    report("unseen Faithful-CoT tasks (20%)", stored_runs([UNSEEN]))
 
 
 if __name__ == "__main__":

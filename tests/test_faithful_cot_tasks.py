@@ -88,3 +88,5 @@ def test_bad_gold_and_duplicates_are_named(tmp_path):
         tasks.convert_task(root, "AQUA")
     with pytest.raises(FileNotFoundError, match="no <LM>_<style>/predictions.jsonl"):
         tasks.convert_task(_checkout(tmp_path / "c", "date", [], {}), "date")
+    with pytest.raises(ValueError, match=r"test\.jsonl: no questions"):
+        tasks.convert_task(_checkout(tmp_path / "d", "date", [], preds), "date")
